@@ -1,0 +1,108 @@
+"""The classifier facade: load a trained model from anywhere and classify images."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from digitrec.artifacts import BUNDLED_DIR, CONFIG_FILE, METRICS_FILE, MODEL_FILE, read_json
+from digitrec.errors import HubUnavailableError
+from digitrec.normalize import NORMALIZATION_VERSION, ImageInput, to_mnist
+from digitrec.serialization import load_model_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DigitClassifier:
+    """A trained model with its config and metrics, and where it came from.
+
+    ``origin`` is ``"bundled"``, ``"local:<dir>"`` or ``"<owner/name>@<commit sha>"``.
+    """
+
+    model: Any
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    origin: str
+    directory: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def classes(self) -> list[str]:
+        """Class labels, in the column order of :meth:`predict_proba`."""
+        return [str(c) for c in self.config["classes"]]
+
+    def normalize(self, image: ImageInput) -> np.ndarray:
+        """The (28, 28) image the model sees for ``image``."""
+        return to_mnist(image)
+
+    def predict_proba(self, images: Sequence[ImageInput] | np.ndarray | ImageInput) -> np.ndarray:
+        """Class probabilities, shape (n, 10), for PIL images, arrays, paths or bytes.
+
+        A single image (PIL image, 2-D or HxWx3/4 array, path, bytes) gives one row;
+        a list, or an array of shape (n, h, w), gives one row per image.
+        """
+        batch = np.stack([self.normalize(image) for image in _as_batch(images)])
+        return self.predict_proba_normalized(batch)
+
+    def predict_proba_normalized(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities for already-normalized (n, 28, 28) images."""
+        return self.model.predict_proba(np.asarray(batch, dtype=np.float32).reshape(len(batch), -1))
+
+    def predict(self, images: Sequence[ImageInput] | np.ndarray | ImageInput) -> list[str]:
+        """Most likely label of each image."""
+        return [self.classes[i] for i in self.predict_proba(images).argmax(axis=1)]
+
+
+def _as_batch(images: Any) -> Iterable[ImageInput]:
+    if isinstance(images, (list, tuple)):
+        return images
+    if isinstance(images, np.ndarray) and (images.ndim == 4 or (images.ndim == 3 and images.shape[2] not in (3, 4))):
+        return list(images)
+    return [images]
+
+
+def load_model(source: str | Path | None = None) -> DigitClassifier:
+    """Load a model from a local artifacts directory, a Hub repo, or the bundled default.
+
+    ``source`` is a directory path, ``"OWNER/NAME"`` or ``"OWNER/NAME@REVISION"`` (branch,
+    tag or commit SHA), or ``None``/``"bundled"`` for the model shipped with the code.
+    A Hub source falls back to the local cache, then to the bundled model, when the Hub
+    cannot be reached; ``notes`` on the result say what happened.
+    """
+    if source is None or str(source) == "bundled":
+        return load_directory(BUNDLED_DIR, origin="bundled")
+    path = Path(source)
+    if path.is_dir():
+        return load_directory(path, origin=f"local:{path}")
+    from digitrec.hub import fetch_model  # imported here: local use needs no Hub client
+
+    repo_id, _, revision = str(source).partition("@")
+    try:
+        fetched = fetch_model(repo_id, revision or None)
+    except HubUnavailableError as exc:
+        note = f"{source} unavailable ({exc}); serving the bundled model"
+        log.warning(note)
+        classifier = load_directory(BUNDLED_DIR, origin="bundled")
+        classifier.notes.append(note)
+        return classifier
+    classifier = load_directory(fetched.directory, origin=f"{repo_id}@{fetched.commit}")
+    classifier.notes.extend(fetched.notes)
+    return classifier
+
+
+def load_directory(directory: Path, origin: str) -> DigitClassifier:
+    """Load ``model.skops`` from an artifacts directory, trusting the types its config declares."""
+    directory = Path(directory)
+    config = read_json(directory / CONFIG_FILE)
+    metrics = read_json(directory / METRICS_FILE)
+    version = str(config.get("input", {}).get("normalization_version"))
+    if version != NORMALIZATION_VERSION:
+        log.warning("model expects normalization v%s, this code has v%s", version, NORMALIZATION_VERSION)
+    model = load_model_file(directory / MODEL_FILE, declared=config["trusted_types"])
+    log.info("loaded model from %s", origin)
+    return DigitClassifier(model=model, config=config, metrics=metrics, origin=origin, directory=directory)

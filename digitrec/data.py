@@ -1,0 +1,148 @@
+"""MNIST loading from OpenML, a common-layout ``.npz`` file or a directory of IDX files.
+
+Every loader returns the standard split (60,000 training and 10,000 test digits) as
+uint8 arrays of shape ``(n, 28, 28)`` with 0 = background and 255 = ink.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitrec.errors import DatasetError
+
+N_TRAIN = 60_000
+IMAGE_SHAPE = (28, 28)
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass(frozen=True)
+class DigitDataset:
+    """Train and test split of 28x28 uint8 digit images with integer labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    def subset(self, n_train: int, n_test: int, seed: int = 0) -> "DigitDataset":
+        """A stratification-free random subset, for quick runs."""
+        rng = np.random.default_rng(seed)
+        tr = rng.permutation(len(self.y_train))[:n_train]
+        te = rng.permutation(len(self.y_test))[:n_test]
+        return DigitDataset(
+            self.x_train[tr], self.y_train[tr], self.x_test[te], self.y_test[te],
+            f"{self.source} (subset {n_train}/{n_test})",
+        )
+
+
+def load_mnist(source: str | Path, cache_dir: str | Path | None = None) -> DigitDataset:
+    """Load MNIST from ``"openml"``, an ``.npz`` file or a directory of IDX files."""
+    if str(source) == "openml":
+        return load_openml(cache_dir)
+    path = Path(source)
+    if path.is_dir():
+        return load_idx_dir(path)
+    if path.suffix == ".npz":
+        return load_npz(path)
+    raise DatasetError(
+        f"{path}: not found or not a dataset; expected 'openml', an .npz file with keys "
+        f"{', '.join(NPZ_KEYS)}, or a directory holding the four MNIST IDX files"
+    )
+
+
+def load_openml(cache_dir: str | Path | None = None) -> DigitDataset:
+    """Fetch ``mnist_784`` from OpenML (cached in ``cache_dir``); first 60,000 are train."""
+    from sklearn.datasets import fetch_openml
+
+    bunch = fetch_openml(
+        "mnist_784", version=1, as_frame=False, parser="liac-arff",
+        data_home=None if cache_dir is None else str(cache_dir),
+    )
+    x = np.asarray(bunch.data, dtype=np.uint8).reshape(-1, *IMAGE_SHAPE)
+    y = np.asarray(bunch.target).astype(np.uint8)
+    return _checked(x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:], "openml:mnist_784")
+
+
+def load_npz(path: Path) -> DigitDataset:
+    """Load the common ``mnist.npz`` layout (``x_train, y_train, x_test, y_test``)."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found; expected an .npz with keys {', '.join(NPZ_KEYS)}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in NPZ_KEYS if k not in npz.files]
+            if missing:
+                raise DatasetError(f"{path}: missing arrays {missing}; expected keys {', '.join(NPZ_KEYS)}")
+            arrays = {k: npz[k] for k in NPZ_KEYS}
+    except DatasetError:
+        raise
+    except Exception as exc:  # zipfile/np errors on truncated or non-npz files
+        raise DatasetError(f"{path}: cannot read as .npz ({exc}); the file may be truncated") from exc
+    return _checked(*(arrays[k] for k in NPZ_KEYS), source=str(path), where={k: path for k in NPZ_KEYS})
+
+
+def load_idx_dir(directory: Path) -> DigitDataset:
+    """Load the four original IDX files, gzipped (``.gz``) or not, from ``directory``."""
+    arrays, where = {}, {}
+    for key, stem in IDX_FILES.items():
+        candidates = [directory / stem, directory / f"{stem}.gz"]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise DatasetError(f"{candidates[0]}: file not found (nor {candidates[1].name}) in {directory}")
+        arrays[key], where[key] = read_idx(found), found
+    return _checked(*(arrays[k] for k in NPZ_KEYS), source=str(directory), where=where)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (unsigned-byte data), checking its header against its length."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc}); the file may be truncated") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DatasetError(f"{path}: not an IDX file (bad magic number)")
+    if raw[2] != 0x08:
+        raise DatasetError(f"{path}: IDX data type 0x{raw[2]:02x} unsupported; expected unsigned bytes (0x08)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(shape))
+    if len(raw) - header != expected:
+        raise DatasetError(
+            f"{path}: truncated or padded; header says shape {shape} ({expected} bytes), "
+            f"file holds {len(raw) - header} bytes of data"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _checked(x_train, y_train, x_test, y_test, source: str, where: dict | None = None) -> DigitDataset:
+    where = where or {}
+    for key, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        name = where.get(f"x_{key}", source)
+        if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
+            raise DatasetError(f"{name}: x_{key} has shape {x.shape}; expected (n, 28, 28) images")
+        if y.ndim != 1 or len(y) != len(x):
+            raise DatasetError(
+                f"{where.get(f'y_{key}', source)}: y_{key} has shape {y.shape}; expected ({len(x)},) labels"
+            )
+        if len(y) and (y.min() < 0 or y.max() > 9):
+            raise DatasetError(f"{where.get(f'y_{key}', source)}: labels outside 0-9")
+    return DigitDataset(
+        np.ascontiguousarray(x_train, dtype=np.uint8), np.asarray(y_train, dtype=np.uint8),
+        np.ascontiguousarray(x_test, dtype=np.uint8), np.asarray(y_test, dtype=np.uint8), source,
+    )

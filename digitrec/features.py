@@ -1,0 +1,72 @@
+"""Scikit-learn transformers for digit images given as flattened rows of pixels."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+def image_shape_for(n_features: int) -> tuple[int, int]:
+    """Square images when ``n_features`` is a perfect square, else a single row of pixels."""
+    side = math.isqrt(n_features)
+    return (side, side) if side * side == n_features else (1, n_features)
+
+
+class Deskew(TransformerMixin, BaseEstimator):
+    """Undo the slant of each digit with the shear that zeroes its second-order moment.
+
+    Each row of ``X`` is a flattened image (square if the feature count is a perfect
+    square, otherwise one row of pixels). The shear is estimated from the image moments
+    and the image is resampled bilinearly, keeping the centre of mass where it was.
+    Stateless apart from remembering the input width.
+
+    Parameters
+    ----------
+    max_shear : float
+        Largest shear (columns per row) applied, so that odd inputs stay recognizable.
+    """
+
+    def __init__(self, max_shear: float = 1.0):
+        self.max_shear = max_shear
+
+    def fit(self, X, y=None):
+        validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        h, w = image_shape_for(X.shape[1])
+        images = X.reshape(-1, h, w)
+        rows = np.arange(h, dtype=X.dtype)[None, :, None]
+        cols = np.arange(w, dtype=X.dtype)[None, None, :]
+        mass = images.sum(axis=(1, 2))
+        safe = np.where(mass > 0, mass, 1)
+        mean_r = (images * rows).sum(axis=(1, 2)) / safe
+        var_r = (images * (rows - mean_r[:, None, None]) ** 2).sum(axis=(1, 2)) / safe
+        mean_c = (images * cols).sum(axis=(1, 2)) / safe
+        cov = (images * (rows - mean_r[:, None, None]) * (cols - mean_c[:, None, None])).sum(axis=(1, 2)) / safe
+        shear = np.where(var_r > 1e-6, cov / np.where(var_r > 1e-6, var_r, 1), 0.0)
+        shear = np.clip(shear, -self.max_shear, self.max_shear)
+        # Output pixel (r, c) samples input column c + shear * (r - mean_r).
+        src = cols + shear[:, None, None] * (rows - mean_r[:, None, None])
+        left = np.floor(src)
+        frac = (src - left).astype(X.dtype)
+        left = left.astype(np.int64)
+        row_index = np.broadcast_to(np.arange(h)[None, :, None], src.shape)
+        batch_index = np.broadcast_to(np.arange(len(images))[:, None, None], src.shape)
+
+        def sample(c: np.ndarray) -> np.ndarray:
+            inside = (c >= 0) & (c < w)
+            return np.where(inside, images[batch_index, row_index, np.clip(c, 0, w - 1)], 0)
+
+        out = sample(left) * (1 - frac) + sample(left + 1) * frac
+        return out.reshape(len(X), h * w).astype(X.dtype, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = False
+        return tags
