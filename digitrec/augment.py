@@ -71,21 +71,23 @@ def distort(image: np.ndarray, rng: np.random.Generator, spec: Distortion = Dist
         return np.asarray(image, dtype=np.float32)
 
 
-def augment(images: np.ndarray, labels: np.ndarray, copies: int, seed: int = 0,
-            spec: Distortion = Distortion(), n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray]:
-    """``copies`` distorted versions of every (28, 28) image, with their labels.
+def augment(images: np.ndarray, copies: int, seed: int = 0, spec: Distortion = Distortion(),
+            n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """``copies`` distorted versions of every (28, 28) image, and the index of each one's source.
 
-    Deterministic for a given seed, whatever ``n_jobs`` is.
+    Copy-major order: the first ``len(images)`` rows are one copy of every image, and so
+    on, so a prefix of the result is a smaller augmentation. Deterministic for a given
+    seed, whatever ``n_jobs`` is.
     """
-    if copies <= 0:
-        return np.empty((0, 28, 28), np.float32), np.empty((0,), labels.dtype)
+    if copies <= 0 or len(images) == 0:
+        return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64)
     chunks = np.array_split(np.arange(len(images)), max(1, min(len(images), 32)))
 
     def run(index: np.ndarray, chunk_seed: int) -> np.ndarray:
         rng = np.random.default_rng(chunk_seed)
-        return np.stack([distort(images[i], rng, spec) for _ in range(copies) for i in index])
+        return np.stack([np.stack([distort(images[i], rng, spec) for i in index]) for _ in range(copies)])
 
     seeds = np.random.SeedSequence(seed).generate_state(len(chunks))
     parts = Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds))
-    out_labels = np.concatenate([np.tile(labels[idx], copies) for idx in chunks])
-    return np.concatenate(parts).astype(np.float32), out_labels
+    distorted = np.concatenate(parts, axis=1).reshape(-1, 28, 28)
+    return distorted.astype(np.float32), np.tile(np.concatenate(chunks), copies)

@@ -48,9 +48,15 @@ class DigitDataset:
 
 
 def load_mnist(source: str | Path, cache_dir: str | Path | None = None) -> DigitDataset:
-    """Load MNIST from ``"openml"``, an ``.npz`` file or a directory of IDX files."""
+    """Load MNIST from ``"openml"``, an ``.npz`` file or a directory of IDX files.
+
+    ``"sklearn-digits"`` gives scikit-learn's bundled 8x8 digits upscaled to MNIST's
+    format: a small offline stand-in for tests and demos on a fresh clone.
+    """
     if str(source) == "openml":
         return load_openml(cache_dir)
+    if str(source) == "sklearn-digits":
+        return load_sklearn_digits()
     path = Path(source)
     if path.is_dir():
         return load_idx_dir(path)
@@ -73,6 +79,21 @@ def load_openml(cache_dir: str | Path | None = None) -> DigitDataset:
     x = np.asarray(bunch.data, dtype=np.uint8).reshape(-1, *IMAGE_SHAPE)
     y = np.asarray(bunch.target).astype(np.uint8)
     return _checked(x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:], "openml:mnist_784")
+
+
+def load_sklearn_digits(n_train: int = 1500) -> DigitDataset:
+    """scikit-learn's 1,797 bundled 8x8 digits, upscaled into 20x20 boxes on 28x28 like MNIST."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    boxes = [
+        np.asarray(Image.fromarray((img * 255 / 16).astype(np.uint8)).resize((20, 20), Image.Resampling.BICUBIC))
+        for img in digits.images
+    ]
+    x = np.pad(np.stack(boxes), ((0, 0), (4, 4), (4, 4)))
+    y = digits.target.astype(np.uint8)
+    return _checked(x[:n_train], y[:n_train], x[n_train:], y[n_train:], "sklearn-digits")
 
 
 def load_npz(path: Path) -> DigitDataset:

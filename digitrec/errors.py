@@ -22,3 +22,10 @@ class UntrustedModelError(DigitrecError):
 
 class HubUnavailableError(DigitrecError):
     """The Hub could not be reached and nothing usable was cached for the request."""
+
+
+class HubError(DigitrecError):
+    """A Hub operation failed for a reason the user can act on (bad token, unknown repo...).
+
+    The message says what went wrong and what to do; it never contains the token.
+    """

@@ -1,0 +1,168 @@
+"""The model card: Hub YAML metadata (huggingface_hub) over a skops-built body."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from skops.card import Card
+
+from digitrec import plots
+
+#: Where the model and the demo live on the Hub (override with ``--push``/``--repo``).
+DEFAULT_REPO_ID = "digitrec/digitrec-mnist"
+SPACE_ID = "digitrec/digitrec"
+LICENSE = "mit"
+
+CITATION = """```bibtex
+@misc{digitrec,
+  title  = {digitrec: handwritten digit recognition with scikit-learn},
+  year   = {2026},
+  note   = {Model card and code: https://huggingface.co/%s}
+}
+@article{lecun1998mnist,
+  title   = {Gradient-based learning applied to document recognition},
+  author  = {LeCun, Yann and Bottou, L{\\'e}on and Bengio, Yoshua and Haffner, Patrick},
+  journal = {Proceedings of the IEEE},
+  volume  = {86}, number = {11}, pages = {2278--2324}, year = {1998}
+}
+```"""
+
+
+def card_metadata(metrics: dict[str, Any], repo_id: str) -> ModelCardData:
+    """Hub metadata: library, license, tags, dataset, metrics and a model-index."""
+    return ModelCardData(
+        library_name="sklearn",
+        license=LICENSE,
+        tags=["sklearn", "skops", "image-classification", "mnist", "handwritten-digits", "digitrec"],
+        datasets=["mnist"],
+        metrics=["accuracy", "f1"],
+        pipeline_tag="image-classification",
+        model_name=repo_id.split("/")[-1],
+        eval_results=[
+            EvalResult(task_type="image-classification", dataset_type="mnist", dataset_name="MNIST",
+                       dataset_split="test", metric_type="accuracy", metric_name="Test accuracy",
+                       metric_value=round(metrics["test_accuracy"], 4)),
+            EvalResult(task_type="image-classification", dataset_type="mnist", dataset_name="MNIST",
+                       dataset_split="test", metric_type="f1", metric_name="Macro F1",
+                       metric_value=round(metrics["macro_f1"], 4)),
+        ],
+    )
+
+
+def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dict[str, Any],
+               repo_id: str = DEFAULT_REPO_ID) -> Path:
+    """Render the card for the artifacts in ``directory`` and write it as ``README.md``."""
+    body = Card(model, template=None, model_diagram=False)
+    chosen = metrics["chosen"]
+    body.add(**{
+        "Model description": (
+            f"A handwritten digit classifier (0-9) for 28x28 images, served by the "
+            f"[digitrec Space](https://huggingface.co/spaces/{SPACE_ID}). Pipeline: "
+            f"**{chosen['description']}** (`{chosen['name']}`), with temperature-scaled "
+            f"probabilities. It reaches **{metrics['test_accuracy']:.2%}** accuracy on the MNIST test split."
+        ),
+        "Intended uses & limitations": (
+            "Intended for single handwritten digits: drawings on a canvas, photos or scans of one "
+            "digit on paper. Every input is first normalized with `digitrec.normalize.to_mnist` "
+            f"(version {config['input']['normalization_version']}): ink from alpha or from contrast "
+            "with the paper, crop, stroke-width normalization, fit in 20x20, centre of mass at the "
+            "centre of 28x28. Limitations: one digit per image (use the Space's number endpoint "
+            "for several); trained on MNIST's writers (US Census staff and students), so unusual "
+            "styles can be less accurate; confidences below 0.5 mean the model is unsure, and "
+            "inputs that are not digits still get a label. Not for any decision about people."
+        ),
+        "Training data": (
+            f"MNIST ({metrics['data']['source']}): {metrics['data']['n_train']:,} training and "
+            f"{metrics['data']['n_test']:,} test images, each re-normalized with the serving "
+            f"normalization. {metrics['data']['n_validation']:,} training images were held out "
+            "as a validation split for model selection; the test split was used once, for the "
+            "final report."
+        ),
+        "Training procedure": (
+            "Every candidate family was tuned on the validation split (grid below); the best "
+            "by validation accuracy was refitted on the whole training set"
+            + (f" plus {metrics['augmentation']['copies']} distorted copies of each image "
+               f"(random rotation, scale, shear, translation, elastic distortion and stroke "
+               f"thickness; seed {metrics['augmentation']['seed']}; ranges "
+               f"`{metrics['augmentation']['distortion']}`)" if metrics.get("augmentation") else "")
+            + ", then its scores were calibrated by temperature scaling with out-of-fold "
+            "predictions (`CalibratedClassifierCV(method='temperature')`). Reproduce with "
+            f"`python -m training.train --data ../shared/data/mnist.npz --out DIR` "
+            f"(took {metrics['training_seconds'] / 60:.1f} minutes on 2 CPU cores)."
+        ),
+    })
+    body.add_hyperparams("Training procedure/Hyperparameters",
+                         description="All parameters of the fitted pipeline (scikit-learn `get_params`).")
+    body.add_table(folded=False, description="Every candidate, tuned on the validation split:",
+                   **{"Evaluation/Candidates": _candidates_table(metrics["candidates"])})
+    body.add_metrics(
+        "Evaluation/Test metrics",
+        description="Chosen model on the MNIST test split (10,000 images).",
+        **{"accuracy": round(metrics["test_accuracy"], 4), "macro F1": round(metrics["macro_f1"], 4),
+           "ROC AUC (one-vs-rest)": _maybe_round(metrics["roc_auc_ovr"]),
+           "expected calibration error": round(metrics["ece"], 4),
+           "predict time per image (ms)": round(metrics["predict_ms_per_image"], 2)},
+    )
+    body.add_table(folded=False, **{"Evaluation/Per-class metrics": _per_class_table(metrics["per_class"])})
+    body.add_plot(**{
+        "Evaluation/Confusion matrix": plots.CONFUSION_PNG,
+        "Evaluation/ROC curves": plots.ROC_PNG,
+        "Evaluation/Precision-recall curves": plots.PR_PNG,
+        "Evaluation/Misclassified digits": plots.ERRORS_PNG,
+        "Evaluation/Candidate comparison": plots.COMPARISON_PNG,
+    })
+    body.add(**{
+        "How to use/From Python": (
+            "```python\nimport digitrec\n\n"
+            f"model = digitrec.load_model(\"{repo_id}\")  # or a local artifacts directory\n"
+            "print(model.predict([\"digit.png\"]), model.predict_proba([\"digit.png\"]))\n```\n\n"
+            "Without digitrec, load the file with skops, trusting exactly the types listed in "
+            "`config.json` (`trusted_types`), and feed it 784-value rows produced by digitrec's "
+            "normalization:\n\n```python\nimport json, skops.io as sio\n"
+            "types = json.load(open(\"config.json\"))[\"trusted_types\"]\n"
+            "model = sio.load(\"model.skops\", trusted=types)\n```"
+        ),
+        "How to use/Through the Space's API": (
+            "```python\nfrom gradio_client import Client, handle_file\n\n"
+            f"client = Client(\"{SPACE_ID}\")\n"
+            "client.predict(handle_file(\"digit.png\"), api_name=\"/predict\")\n"
+            "client.predict({\"background\": None, \"layers\": [], \"composite\": handle_file(\"sketch.png\")},\n"
+            "               api_name=\"/predict_sketch\")\n"
+            "# -> {'label': '7', 'confidences': [{'label': '7', 'confidence': 0.99}, ...]}\n```"
+        ),
+        "Citation": CITATION % repo_id,
+    })
+    text = f"---\n{card_metadata(metrics, repo_id).to_yaml()}\n---\n\n# {repo_id}\n{body.render()}\n"
+    ModelCard(text)  # validates the metadata block
+    path = Path(directory) / "README.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _maybe_round(value: float | None) -> float | str:
+    return "n/a" if value is None else round(value, 4)
+
+
+def _candidates_table(candidates: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {
+        "candidate": [c["name"] for c in candidates],
+        "best parameters": [", ".join(f"{k}={v}" for k, v in c["best_params"].items()) or "defaults"
+                            for c in candidates],
+        "training images": [c["n_train"] for c in candidates],
+        "validation accuracy": [round(c["val_accuracy"], 4) for c in candidates],
+        "test accuracy": [round(c["test_accuracy"], 4) for c in candidates],
+        "fit time (s)": [round(c["fit_seconds"], 1) for c in candidates],
+        "predict ms/image": [round(c["predict_ms_per_image"], 2) for c in candidates],
+    }
+
+
+def _per_class_table(per_class: dict[str, dict[str, float]]) -> dict[str, list[Any]]:
+    return {
+        "digit": list(per_class),
+        "precision": [round(v["precision"], 4) for v in per_class.values()],
+        "recall": [round(v["recall"], 4) for v in per_class.values()],
+        "F1": [round(v["f1-score"], 4) for v in per_class.values()],
+        "support": [int(v["support"]) for v in per_class.values()],
+    }

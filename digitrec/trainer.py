@@ -1,0 +1,146 @@
+"""One training run: normalize, augment, select, refit, calibrate, evaluate, write artifacts."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import GroupKFold, train_test_split
+
+from digitrec import plots
+from digitrec.artifacts import CONFIG_FILE, METRICS_FILE, MODEL_FILE, write_json
+from digitrec.augment import Distortion, augment
+from digitrec.card import DEFAULT_REPO_ID, write_card
+from digitrec.data import DigitDataset
+from digitrec.evaluation import evaluate, per_image_predict_ms
+from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
+from digitrec.selection import CandidateResult, Progress, grid_points, training_rows, tune
+from digitrec.serialization import save_model
+from digitrec.zoo import CANDIDATES, Candidate
+
+CLASSES = [str(d) for d in range(10)]
+QUICK_SIZES = (3000, 1000)  # training and test images in --quick runs
+VALIDATION_SIZE = 5000  # full runs; quick runs hold out 20%
+CALIBRATION_FOLDS = 3
+
+
+def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = None, quick: bool = False,
+                 seed: int = 0, repo_id: str = DEFAULT_REPO_ID, stream: TextIO = sys.stdout) -> dict[str, Any]:
+    """Train every candidate in ``names``, keep the best, and write the artifacts directory."""
+    start = time.monotonic()
+    candidates = [CANDIDATES[n] for n in (names or list(CANDIDATES))]
+    if quick:
+        dataset = dataset.subset(min(QUICK_SIZES[0], len(dataset.y_train)), min(QUICK_SIZES[1], len(dataset.y_test)), seed)
+    print(f"data: {dataset.source}, {len(dataset.y_train):,} train / {len(dataset.y_test):,} test", file=stream, flush=True)
+
+    X_all = normalize_many(dataset.x_train).reshape(len(dataset.x_train), -1)
+    X_test = normalize_many(dataset.x_test).reshape(len(dataset.x_test), -1)
+    y_all, y_test = dataset.y_train.astype(np.int64), dataset.y_test.astype(np.int64)
+    val_size = max(10, len(y_all) // 5) if quick else VALIDATION_SIZE
+    train_idx, val_idx = train_test_split(np.arange(len(y_all)), test_size=val_size, stratify=y_all, random_state=seed)
+
+    copies = max((c.augment_copies for c in candidates), default=0)
+    copies = min(copies, 1) if quick else copies
+    X_aug, aug_source = augment(dataset.x_train.astype(np.float32) / 255.0, copies, seed=seed)
+    X_aug = X_aug.reshape(len(X_aug), -1)
+    if copies:
+        print(f"augmentation: {len(X_aug):,} distorted images ({time.monotonic() - start:.0f}s so far)",
+              file=stream, flush=True)
+
+    in_train = np.isin(aug_source, train_idx)
+    grids = [c.quick_grid if quick else c.grid for c in candidates]
+    progress = Progress(sum(len(grid_points(g)) for g in grids) + 1, stream)
+    fitted: dict[str, BaseEstimator] = {}
+    results: list[CandidateResult] = []
+    for candidate, grid in zip(candidates, grids):
+        X_fit, y_fit = training_rows(candidate, X_all[train_idx], y_all[train_idx],
+                                     X_aug[in_train], y_all[aug_source[in_train]], copies, seed)
+        fitted[candidate.name], result = tune(candidate, X_fit, y_fit, X_all[val_idx], y_all[val_idx], grid, progress)
+        results.append(result)
+
+    chosen = max(results, key=lambda r: r.val_accuracy)
+    candidate = CANDIDATES[chosen.name]
+    progress.step(f"refitting {chosen.name} on the whole training set with calibration")
+    X_final, y_final, groups = _final_rows(candidate, X_all, y_all, X_aug, aug_source, copies)
+    fit_start = time.perf_counter()
+    model = _calibrated(candidate, chosen.best_params, X_final, y_final, groups, seed)
+    final_fit_seconds = time.perf_counter() - fit_start
+
+    for result in results:  # the test split, touched once, after selection
+        result.test_accuracy = float((fitted[result.name].predict(X_test) == y_test).mean())
+    proba = model.predict_proba(X_test)
+    report = evaluate(proba, y_test, CLASSES)
+    metrics = {
+        "test_accuracy": report["accuracy"],
+        "validation_accuracy": chosen.val_accuracy,
+        **{k: report[k] for k in ("per_class", "macro_f1", "confusion_matrix", "roc_auc_ovr", "ece")},
+        "predict_ms_per_image": per_image_predict_ms(model, X_test),
+        "chosen": {"name": chosen.name, "description": chosen.description, "params": chosen.best_params,
+                   "final_fit_seconds": final_fit_seconds, "n_train": len(y_final)},
+        "candidates": [r.as_dict() for r in results],
+        "data": {"source": dataset.source, "n_train": len(y_all), "n_validation": len(val_idx),
+                 "n_test": len(y_test), "quick": quick},
+        "augmentation": ({"copies": copies, "seed": seed, "distortion": Distortion().as_dict()}
+                         if candidate.augment_copies and copies else None),
+        "training_seconds": time.monotonic() - start,
+    }
+    _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results, repo_id)
+    print(f"chosen: {chosen.name}, test accuracy {metrics['test_accuracy']:.4f}, "
+          f"{metrics['predict_ms_per_image']:.2f} ms/image, total {metrics['training_seconds'] / 60:.1f} min -> {out}",
+          file=stream, flush=True)
+    return metrics
+
+
+def _final_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.ndarray, aug_source: np.ndarray,
+                copies: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All training rows for the final fit, grouped by source image so copies stay in one fold."""
+    groups = np.arange(len(y))
+    if candidate.augment_copies and copies:
+        take = len(X_aug) // copies * min(candidate.augment_copies, copies)
+        X = np.concatenate([X, X_aug[:take]])
+        y = np.concatenate([y, y[aug_source[:take]]])
+        groups = np.concatenate([groups, aug_source[:take]])
+    return X, y, groups
+
+
+def _calibrated(candidate: Candidate, params: dict[str, Any], X: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                seed: int) -> CalibratedClassifierCV:
+    """Fit on all rows; a temperature is learned from out-of-fold scores (folds split by source image)."""
+    folds = list(GroupKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=seed).split(X, y, groups))
+    estimator = clone(candidate.build()).set_params(**params)
+    return CalibratedClassifierCV(estimator, method="temperature", cv=folds, ensemble=False).fit(X, y)
+
+
+def _write_artifacts(out: Path, model: Any, metrics: dict[str, Any], X_test: np.ndarray, y_test: np.ndarray,
+                     proba: np.ndarray, results: list[CandidateResult], repo_id: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    trusted = save_model(model, out / MODEL_FILE)
+    config = {
+        "classes": CLASSES,
+        "input": {
+            "format": "784 float32 values in [0, 1] per image: a 28x28 grayscale image, row-major, 1 = ink",
+            "normalization": "digitrec.normalize.to_mnist",
+            "normalization_version": NORMALIZATION_VERSION,
+        },
+        "model": metrics["chosen"],
+        "trusted_types": trusted,
+        "library_versions": {
+            "python": platform.python_version(),
+            **{name: version(name) for name in ("scikit-learn", "numpy", "scipy", "skops", "scikit-image", "pillow")},
+        },
+    }
+    write_json(out / CONFIG_FILE, config)
+    write_json(out / METRICS_FILE, metrics)
+    y_pred = proba.argmax(axis=1)
+    plots.confusion(metrics["confusion_matrix"], CLASSES, out / plots.CONFUSION_PNG)
+    plots.one_vs_rest_curves(proba, y_test, CLASSES, out / plots.ROC_PNG, out / plots.PR_PNG)
+    plots.misclassified_grid(X_test, y_test, y_pred, CLASSES, out / plots.ERRORS_PNG)
+    plots.comparison([r.as_dict() for r in results], out / plots.COMPARISON_PNG)
+    write_card(out, model, config, metrics, repo_id)

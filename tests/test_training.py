@@ -1,0 +1,92 @@
+"""The whole training pipeline end to end, on scikit-learn's bundled digits (fresh-clone safe)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from huggingface_hub import ModelCard
+from PIL import Image
+
+import digitrec
+from digitrec.data import load_sklearn_digits
+from digitrec.zoo import CANDIDATES
+
+ROOT = Path(__file__).resolve().parent.parent
+PLOTS = ["confusion_matrix.png", "roc_curves.png", "precision_recall_curves.png", "misclassified.png",
+         "comparison.png"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("artifacts") / "digitrec-quick"
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--out", str(out), "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out, proc.stdout
+
+
+def test_every_family_compared(quick_run):
+    out, stdout = quick_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [c["name"] for c in metrics["candidates"]] == list(CANDIDATES)
+    for c in metrics["candidates"]:
+        assert 0.5 < c["val_accuracy"] <= 1 and 0.5 < c["test_accuracy"] <= 1
+        assert c["fit_seconds"] > 0 and c["predict_ms_per_image"] > 0
+    best = max(metrics["candidates"], key=lambda c: c["val_accuracy"])
+    assert metrics["chosen"]["name"] == best["name"]  # chosen on validation, not test
+    assert "elapsed" in stdout and "left" in stdout
+
+
+def test_artifacts_complete(quick_run):
+    out, _ = quick_run
+    for name in ["model.skops", "README.md", "config.json", "metrics.json", *PLOTS]:
+        assert (out / name).is_file(), name
+    for name in PLOTS:
+        assert Image.open(out / name).size[0] > 300
+    config = json.loads((out / "config.json").read_text())
+    assert config["classes"] == [str(d) for d in range(10)]
+    assert config["input"]["normalization_version"] == digitrec.NORMALIZATION_VERSION
+    assert "scikit-learn" in config["library_versions"]
+    assert all(t.split(".")[0] in ("sklearn", "numpy", "scipy", "digitrec") for t in config["trusted_types"])
+
+
+def test_card_parses_with_model_index(quick_run):
+    out, _ = quick_run
+    card = ModelCard.load(out / "README.md")
+    metrics = json.loads((out / "metrics.json").read_text())
+    data = card.data
+    assert data.library_name == "sklearn" and data.license and "mnist" in data.datasets and data.tags
+    accuracy = next(r for r in data.eval_results if r.metric_type == "accuracy")
+    assert accuracy.metric_value == round(metrics["test_accuracy"], 4)
+    for section in ["Model description", "Intended uses & limitations", "Training data", "Training procedure",
+                    "Hyperparameters", "Evaluation", "How to use", "Citation"]:
+        assert f"# {section}" in card.text, section
+    for name in PLOTS:
+        assert f"]({name})" in card.text
+
+
+def test_loaded_model_classifies_and_evaluate_cli_agrees(quick_run):
+    out, _ = quick_run
+    classifier = digitrec.load_model(out)
+    data = load_sklearn_digits()
+    proba = classifier.predict_proba(list(data.x_test[:40]))
+    assert proba.shape == (40, 10) and np.allclose(proba.sum(axis=1), 1)
+    assert (proba.argmax(axis=1) == data.y_test[:40]).mean() > 0.8
+    proc = subprocess.run([sys.executable, "-m", "training.evaluate", "--model", str(out), "--data", "sklearn-digits"],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    report = json.loads(proc.stdout)
+    assert report["test_accuracy"] > 0.8 and report["n"] == len(data.y_test)
+
+
+def test_cli_rejects_unknown_model_and_bad_data(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--models", "nope"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown model" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "training.train", "--data", str(tmp_path / "x.npz"),
+                           "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "x.npz" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,59 @@
+"""Train and compare the candidate pipelines, and write the best one's artifacts directory.
+
+    python -m training.train --data ../shared/data/mnist.npz --out models/digitrec-mnist
+    python -m training.train --data sklearn-digits --out /tmp/quick --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from digitrec.artifacts import BUNDLED_DIR
+from digitrec.card import DEFAULT_REPO_ID
+from digitrec.data import load_mnist
+from digitrec.errors import DigitrecError
+from digitrec.trainer import run_training
+from digitrec.zoo import CANDIDATES
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True,
+                        help="'openml', an .npz file (x_train, y_train, x_test, y_test), a directory of the "
+                             "four MNIST IDX files, or 'sklearn-digits' (small bundled sample)")
+    parser.add_argument("--out", type=Path, default=BUNDLED_DIR, help="artifacts directory (default: %(default)s)")
+    parser.add_argument("--models", default=",".join(CANDIDATES),
+                        help="comma-separated candidates (default: all): %(default)s")
+    parser.add_argument("--quick", action="store_true", help="small subset and grids: the whole pipeline in <1 min")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", type=Path, default=None, help="OpenML download cache")
+    parser.add_argument("--push", metavar="OWNER/NAME", default=None, help="publish the artifacts to this Hub repo")
+    parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.models.split(",") if n not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        dataset = load_mnist(args.data, cache_dir=args.cache_dir)
+        run_training(dataset, args.out, args.models.split(","), quick=args.quick, seed=args.seed,
+                     repo_id=args.push or DEFAULT_REPO_ID)
+        if args.push:
+            from training.push import push_and_report
+
+            push_and_report(args.out, args.push, private=args.private, message=None)
+    except DigitrecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
