@@ -1,0 +1,363 @@
+"""Publishing to and fetching from the Hub, against a local Hub over real HTTP.
+
+Every test gets its own :class:`LocalHub` on 127.0.0.1 and its own huggingface_hub
+home/cache under ``tmp_path``; the models are real (tiny) scikit-learn pipelines saved
+with skops. huggingface_hub reads ``HF_ENDPOINT``, ``HF_HOME``... when it is imported, so
+the ``hub`` fixture sets both the environment (for subprocesses) and the already-read
+module constants (for this process).
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from huggingface_hub import HfApi, constants
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+import digitrec
+from digitrec.artifacts import CARD_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, read_json, write_json
+from digitrec.errors import HubError, HubUnavailableError, UntrustedModelError
+from digitrec.features import Deskew
+from digitrec.hub import fetch_model, push_artifacts
+from digitrec.serialization import save_model
+
+try:  # tests/ is a plain directory (pytest puts it on sys.path) or a package
+    from hub_server import LocalHub
+except ImportError:  # pragma: no cover
+    from tests.hub_server import LocalHub
+
+ROOT = Path(__file__).resolve().parent.parent
+USER = "tester"
+TOKEN = "hf_localWriteToken_5d1f0c9a7b"
+BAD_TOKEN = "hf_revokedToken_00000000000"
+REPO = f"{USER}/digitrec"
+ARTIFACT_FILES = (MODEL_FILE, CONFIG_FILE, METRICS_FILE, CARD_FILE)
+
+
+# --------------------------------------------------------------------------- models
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits as (n, 28, 28) float32 ink maps in [0, 1], with labels."""
+    data = load_digits()
+    images = np.kron(data.images, np.ones((3, 3))) / 16.0  # 24x24
+    images = np.pad(images, ((0, 0), (2, 2), (2, 2))).astype(np.float32)
+    return images, data.target
+
+
+def write_artifacts(directory: Path, model, run: str, digits) -> Path:
+    """A real artifacts directory: skops model, config, metrics and a model card."""
+    images, labels = digits
+    directory.mkdir(parents=True)
+    types = save_model(model, directory / MODEL_FILE)
+    write_json(directory / CONFIG_FILE, {
+        "classes": [str(c) for c in range(10)],
+        "trusted_types": types,
+        "input": {"normalization_version": digitrec.NORMALIZATION_VERSION},
+    })
+    accuracy = float(model.score(images.reshape(len(images), -1), labels))
+    write_json(directory / METRICS_FILE, {"run": run, "train_accuracy": round(accuracy, 4)})
+    (directory / CARD_FILE).write_text(
+        f"---\nlibrary_name: sklearn\ntags: [digitrec, mnist]\n---\n# digitrec ({run})\n\nA test model.\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+@pytest.fixture(scope="session")
+def artifacts_v1(tmp_path_factory, digits) -> Path:
+    images, labels = digits
+    model = make_pipeline(Deskew(), PCA(10, random_state=0), LogisticRegression(max_iter=500))
+    model.fit(images.reshape(len(images), -1), labels)
+    return write_artifacts(tmp_path_factory.mktemp("runs") / "v1", model, "v1", digits)
+
+
+@pytest.fixture(scope="session")
+def artifacts_v2(tmp_path_factory, digits) -> Path:
+    images, labels = digits
+    model = make_pipeline(Deskew(), PCA(6, random_state=0), LogisticRegression(C=0.01, max_iter=500))
+    model.fit(images.reshape(len(images), -1), labels)
+    return write_artifacts(tmp_path_factory.mktemp("runs") / "v2", model, "v2", digits)
+
+
+# --------------------------------------------------------------------------- local hub
+
+
+def client_env(endpoint: str, home: Path) -> dict[str, str]:
+    """Environment pointing huggingface_hub at the local hub, with its home in ``home``."""
+    return {
+        "HF_ENDPOINT": endpoint,
+        "HF_HOME": str(home),
+        "HF_HUB_CACHE": str(home / "hub"),
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    }
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """A running LocalHub, with this process's huggingface_hub pointed at it."""
+    local = LocalHub(tmp_path / "hub-data", tokens={TOKEN: USER}).start()
+    home = tmp_path / "hf-home"
+    for name, value in client_env(local.endpoint, home).items():
+        monkeypatch.setenv(name, value)
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_OIDC_RESOURCE", "HF_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    patched = {
+        "ENDPOINT": local.endpoint,
+        "HUGGINGFACE_CO_URL_TEMPLATE": local.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
+        "HF_HOME": str(home),
+        "HF_HUB_CACHE": str(home / "hub"),
+        "HF_TOKEN_PATH": str(home / "token"),
+        "HF_STORED_TOKENS_PATH": str(home / "stored_tokens"),
+        "AGENT_HARNESSES_PATH": str(home / ".agent_harnesses.json"),
+        "HF_HUB_DISABLE_XET": True,
+        "HF_HUB_OFFLINE": False,
+    }
+    for name, value in patched.items():
+        monkeypatch.setattr(constants, name, value)
+    yield local
+    local.stop()
+
+
+def cache_dir() -> Path:
+    return Path(constants.HF_HUB_CACHE)
+
+
+def sample_batch(digits, n: int = 50) -> np.ndarray:
+    return digits[0][:n]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_push_then_fetch_by_branch_and_sha_round_trips_the_files(hub, artifacts_v1, monkeypatch):
+    result = push_artifacts(artifacts_v1, REPO, token=TOKEN, message="first model")
+
+    assert result.repo_id == REPO
+    assert result.commit_sha == hub.head(REPO)
+    assert len(result.commit_sha) == 40 and result.commit_sha in result.url
+    assert hub.history(REPO)[0] == result.commit_sha and len(hub.history(REPO)) == 2  # initial + ours
+    assert hub.files(REPO)[MODEL_FILE].is_lfs, "the binary model must go through the LFS upload path"
+    assert not hub.files(REPO)[CONFIG_FILE].is_lfs
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)  # downloads authenticated, as for a private repo
+    by_branch = fetch_model(REPO)
+    by_sha = fetch_model(REPO, result.commit_sha)
+
+    for fetched in (by_branch, by_sha):
+        assert fetched.commit == result.commit_sha
+        assert fetched.notes == []
+        for name in ARTIFACT_FILES:
+            assert (fetched.directory / name).read_bytes() == (artifacts_v1 / name).read_bytes(), name
+    # The LFS download went to the storage server, which must never see the token.
+    cdn_requests = [r for r in hub.requests if r[0] == "cdn"]
+    assert any(method == "GET" for _, method, _, _ in cdn_requests)
+    assert not any(has_auth for *_, has_auth in cdn_requests)
+    # The token is in no uploaded file and nowhere in the local cache.
+    assert not any(TOKEN.encode() in data for data in hub.stored_bytes())
+    assert not any(TOKEN.encode() in p.read_bytes() for p in cache_dir().rglob("*") if p.is_file())
+
+
+def test_classifier_loads_a_pinned_revision_from_the_hub(hub, artifacts_v1, digits):
+    sha = push_artifacts(artifacts_v1, REPO, token=TOKEN).commit_sha
+
+    classifier = digitrec.load_model(f"{REPO}@{sha}")
+
+    assert classifier.origin == f"{REPO}@{sha}"
+    assert classifier.notes == []
+    assert classifier.predict_proba_normalized(sample_batch(digits)).shape == (50, 10)
+
+
+def test_second_push_is_a_new_commit_and_old_sha_still_serves_the_old_model(
+    hub, artifacts_v1, artifacts_v2, digits, tmp_path
+):
+    run1 = tmp_path / "v1"
+    shutil.copytree(artifacts_v1, run1)
+    (run1 / "plots").mkdir()
+    (run1 / "plots" / "confusion.txt").write_text("only in the first run\n")
+    first = push_artifacts(run1, REPO, token=TOKEN)
+    HfApi(token=TOKEN).create_tag(REPO, tag="v1", revision=first.commit_sha)
+    second = push_artifacts(artifacts_v2, REPO, token=TOKEN, message="second model")
+
+    assert second.commit_sha != first.commit_sha
+    assert hub.history(REPO)[:2] == [second.commit_sha, first.commit_sha], "one commit per push"
+    assert "plots/confusion.txt" in hub.files(REPO, first.commit_sha)
+    assert "plots/confusion.txt" not in hub.files(REPO), "files the new run lacks are removed"
+
+    latest = digitrec.load_model(REPO)
+    pinned = digitrec.load_model(f"{REPO}@{first.commit_sha}")
+    tagged = fetch_model(REPO, "v1")
+
+    assert latest.origin == f"{REPO}@{second.commit_sha}"
+    assert pinned.origin == f"{REPO}@{first.commit_sha}"
+    assert tagged.commit == first.commit_sha
+    assert latest.metrics["run"] == "v2" and pinned.metrics["run"] == "v1"
+    batch = sample_batch(digits)
+    assert not np.allclose(latest.predict_proba_normalized(batch), pinned.predict_proba_normalized(batch))
+
+
+def test_hub_down_serves_the_cache_then_the_bundled_model(hub, artifacts_v1, tmp_path, monkeypatch):
+    sha = push_artifacts(artifacts_v1, REPO, token=TOKEN).commit_sha
+    online = digitrec.load_model(REPO)
+    assert online.origin == f"{REPO}@{sha}" and online.notes == []
+
+    hub.stop()
+
+    cached = fetch_model(REPO)
+    assert cached.commit == sha
+    assert len(cached.notes) == 1 and "unreachable" in cached.notes[0] and "cache" in cached.notes[0]
+    assert sha in cached.notes[0]
+    assert fetch_model(REPO, sha).commit == sha
+    from_cache = digitrec.load_model(REPO)
+    assert from_cache.origin == f"{REPO}@{sha}"
+    assert any("cache" in note and sha in note for note in from_cache.notes)
+    with pytest.raises(HubUnavailableError, match="not in the local cache"):
+        fetch_model(REPO, "never-fetched-branch")
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(HubUnavailableError, match="unreachable"):
+        fetch_model(REPO)
+    bundled = digitrec.load_model(REPO)
+    assert bundled.origin == "bundled"
+    assert any(REPO in note and "bundled" in note for note in bundled.notes)
+
+
+def test_offline_mode_serves_the_cache_and_says_so(hub, artifacts_v1, monkeypatch):
+    sha = push_artifacts(artifacts_v1, REPO, token=TOKEN).commit_sha
+    fetch_model(REPO)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    offline = fetch_model(REPO)
+
+    assert offline.commit == sha
+    assert len(offline.notes) == 1 and "HF_HUB_OFFLINE" in offline.notes[0] and sha in offline.notes[0]
+
+
+def test_model_referencing_a_dangerous_callable_is_refused_and_never_loaded(hub, tmp_path, monkeypatch):
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    sio.dump(make_pipeline(FunctionTransformer(builtins.eval), FunctionTransformer(os.system)), evil / MODEL_FILE)
+    dangerous = sorted(sio.get_untrusted_types(file=evil / MODEL_FILE))
+    assert "builtins.eval" in dangerous
+    # The attacker even declares the types in config.json: the allowlist still says no.
+    write_json(evil / CONFIG_FILE, {"classes": list("0123456789"), "trusted_types": dangerous, "input": {}})
+    write_json(evil / METRICS_FILE, {})
+    repo = f"{USER}/innocent-looking"
+
+    with pytest.raises(UntrustedModelError, match="builtins.eval"):
+        push_artifacts(evil, repo, token=TOKEN)  # our publisher refuses it...
+    assert hub.head(repo) is None
+
+    api = HfApi(token=TOKEN)  # ...but anyone can put it on the Hub with other tools
+    api.create_repo(repo)
+    api.upload_folder(folder_path=evil, repo_id=repo)
+    loads: list = []
+    monkeypatch.setattr(sio, "load", lambda *args, **kwargs: loads.append(args))
+
+    with pytest.raises(UntrustedModelError) as refused:
+        fetch_model(repo)
+    for name in dangerous:
+        assert name in str(refused.value)
+    with pytest.raises(UntrustedModelError, match="builtins.eval"):
+        digitrec.load_model(repo)  # no silent fallback to the bundled model either
+    assert loads == [], "skops must never deserialize the refused file"
+
+
+def test_model_whose_types_differ_from_config_is_refused(hub, artifacts_v1, tmp_path):
+    tampered = tmp_path / "tampered"
+    shutil.copytree(artifacts_v1, tampered)
+    config = read_json(tampered / CONFIG_FILE)
+    needed = config["trusted_types"]
+    config["trusted_types"] = ["sklearn.svm.SVC"]  # allowed, but not what the file needs
+    write_json(tampered / CONFIG_FILE, config)
+    HfApi(token=TOKEN).create_repo(REPO)
+    HfApi(token=TOKEN).upload_folder(folder_path=tampered, repo_id=REPO)
+
+    with pytest.raises(UntrustedModelError) as refused:
+        fetch_model(REPO)
+
+    assert all(name in str(refused.value) for name in needed)
+    assert "sklearn.svm.SVC" in str(refused.value)
+
+
+def test_push_with_a_bad_token_fails_clearly_and_leaves_the_repo_unchanged(hub, artifacts_v1, artifacts_v2):
+    first = push_artifacts(artifacts_v1, REPO, token=TOKEN)
+    history = hub.history(REPO)
+
+    with pytest.raises(HubError) as rejected:
+        push_artifacts(artifacts_v2, REPO, token=BAD_TOKEN)
+
+    message = str(rejected.value)
+    assert "rejected the token (401)" in message
+    assert BAD_TOKEN not in message
+    assert hub.head(REPO) == first.commit_sha and hub.history(REPO) == history
+    with pytest.raises(HubError, match="401"):
+        push_artifacts(artifacts_v1, f"{USER}/new-repo", token=BAD_TOKEN)
+    assert hub.head(f"{USER}/new-repo") is None
+
+
+def test_push_without_any_token_says_how_to_log_in(hub, artifacts_v1):
+    with pytest.raises(HubError, match="hf auth login"):
+        push_artifacts(artifacts_v1, REPO)
+    assert hub.head(REPO) is None
+
+
+def test_push_refuses_an_incomplete_directory(hub, artifacts_v1, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(artifacts_v1, partial)
+    (partial / METRICS_FILE).unlink()
+
+    with pytest.raises(HubError, match=METRICS_FILE):
+        push_artifacts(partial, REPO, token=TOKEN)
+    assert hub.head(REPO) is None
+
+
+def test_fetching_an_unknown_repo_or_revision_is_a_clear_error(hub, artifacts_v1):
+    with pytest.raises(HubError, match="not found"):
+        fetch_model(f"{USER}/missing")
+    push_artifacts(artifacts_v1, REPO, token=TOKEN)
+    with pytest.raises(HubError, match="no revision 'nope'"):
+        fetch_model(REPO, "nope")
+
+
+def run_push_cli(hub, directory: Path, token: str, home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    env.update(client_env(hub.endpoint, home), HF_TOKEN=token, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "training.push", str(directory), "--repo", REPO, *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_push_cli_prints_sha_and_url_and_never_the_token(hub, artifacts_v1, tmp_path):
+    ok = run_push_cli(hub, artifacts_v1, TOKEN, tmp_path / "home", "--message", "from the CLI")
+
+    assert ok.returncode == 0, ok.stderr
+    sha = hub.head(REPO)
+    assert sha in ok.stdout
+    assert f"{hub.endpoint}/{REPO}/commit/{sha}" in ok.stdout
+    assert hub.state.repos[REPO].commits[sha].title == "from the CLI"
+    assert TOKEN not in ok.stdout + ok.stderr
+
+    rejected = run_push_cli(hub, artifacts_v1, BAD_TOKEN, tmp_path / "home")
+
+    assert rejected.returncode == 1
+    errors = [line for line in rejected.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error:") and "401" in errors[0], rejected.stderr
+    assert BAD_TOKEN not in rejected.stdout + rejected.stderr
+    assert hub.head(REPO) == sha

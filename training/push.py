@@ -1,0 +1,67 @@
+"""Publish a training run's artifacts directory to a Hugging Face Hub model repo.
+
+    python -m training.push DIR --repo OWNER/NAME [--private] [--message TEXT]
+
+The whole directory (model.skops, config.json, metrics.json, README.md, plots...) becomes
+one commit; the commit SHA and its URL are printed, so the exact model can be pinned
+later with ``OWNER/NAME@SHA``. Authentication uses ``HF_TOKEN`` or the token saved by
+``hf auth login``; the token is never printed. On failure, one line explaining what went
+wrong goes to stderr and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from digitrec.errors import DigitrecError
+from digitrec.hub import PushResult, push_artifacts
+
+
+def push_and_report(
+    directory: str | Path,
+    repo_id: str,
+    private: bool = False,
+    message: str | None = None,
+    *,
+    out: TextIO | None = None,
+) -> PushResult:
+    """Push ``directory`` to ``repo_id`` (see :func:`digitrec.hub.push_artifacts`) and print where it went.
+
+    This is what ``--push`` of the training CLI calls. Errors are raised, not printed:
+    :class:`~digitrec.errors.DigitrecError` subclasses carry a message meant for the user.
+    """
+    out = out or sys.stdout
+    result = push_artifacts(directory, repo_id, private=private, message=message)
+    print(f"pushed {directory} to {result.repo_id}", file=out)
+    print(f"commit: {result.commit_sha}", file=out)
+    print(f"url: {result.url}", file=out)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.push",
+        description="Upload an artifacts directory to a Hugging Face Hub model repo as one commit.",
+    )
+    parser.add_argument("directory", type=Path, help="artifacts directory written by training")
+    parser.add_argument("--repo", required=True, metavar="OWNER/NAME", help="model repo (created if missing)")
+    parser.add_argument("--private", action="store_true", help="create the repo as private")
+    parser.add_argument("--message", default=None, help="commit message")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        push_and_report(args.directory, args.repo, private=args.private, message=args.message)
+    except DigitrecError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
