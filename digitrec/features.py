@@ -70,3 +70,44 @@ class Deskew(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = False
         return tags
+
+
+class HOG(TransformerMixin, BaseEstimator):
+    """Histogram-of-oriented-gradients features of each image (``skimage.feature.hog``).
+
+    Rows of ``X`` are flattened images (shape as in :class:`Deskew`); images smaller than
+    one block are zero-padded. Output: one HOG descriptor per row.
+
+    Parameters
+    ----------
+    orientations : int
+        Gradient orientation bins.
+    pixels_per_cell : int
+        Side of a square cell, in pixels.
+    cells_per_block : int
+        Side of a square normalization block, in cells.
+    """
+
+    def __init__(self, orientations: int = 9, pixels_per_cell: int = 4, cells_per_block: int = 2):
+        self.orientations = orientations
+        self.pixels_per_cell = pixels_per_cell
+        self.cells_per_block = cells_per_block
+
+    def fit(self, X, y=None):
+        validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        return self
+
+    def transform(self, X):
+        from skimage.feature import hog
+
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        h, w = image_shape_for(X.shape[1])
+        least = self.pixels_per_cell * self.cells_per_block
+        pad = ((0, 0), (0, max(0, least - h)), (0, max(0, least - w)))
+        images = np.pad(X.reshape(-1, h, w), pad)
+        return np.stack([
+            hog(image, orientations=self.orientations, pixels_per_cell=(self.pixels_per_cell,) * 2,
+                cells_per_block=(self.cells_per_block,) * 2, block_norm="L2-Hys", feature_vector=True)
+            for image in images
+        ]).astype(X.dtype, copy=False)

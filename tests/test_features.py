@@ -3,10 +3,10 @@
 import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from digitrec.features import Deskew
+from digitrec.features import HOG, Deskew
 
 
-@parametrize_with_checks([Deskew()])
+@parametrize_with_checks([Deskew(), HOG()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

@@ -1,0 +1,182 @@
+"""digitrec's Gradio app: draw or upload a handwritten digit and see what the model reads.
+
+``python app.py`` serves the model chosen by the environment (see ``digitrec/settings.py``).
+Importing this module loads that model and builds ``demo`` without launching it; tests
+call ``build_app(load_model())`` instead. The logic lives in ``digitrec/serving.py``:
+this file only lays out components and wires events.
+
+Public API endpoints (everything else is private to the page):
+
+* ``/predict`` — an image file -> ``{"label", "confidences"}`` (top 3);
+* ``/predict_sketch`` — a sketchpad value ``{"background", "layers", "composite"}`` -> the same;
+* ``/predict_batch`` — a list of image files -> a list of the same, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from digitrec import load_model
+from digitrec.classifier import DigitClassifier
+from digitrec.serving import (
+    PREVIEW_SIZE,
+    Predictor,
+    about_markdown,
+    confusion_matrix_path,
+    model_card_path,
+    model_card_url,
+    model_summary,
+)
+from digitrec.settings import Settings
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+CANVAS_SIZE = 400
+
+# The editor starts with no tool selected ("select the draw tool to start"): pick the brush
+# once the canvas is on the page, so drawing works straight away with a mouse or a finger.
+SELECT_BRUSH_JS = """
+() => {
+  let tries = 0;
+  const timer = setInterval(() => {
+    const root = document.querySelector("#sketch");
+    const brush = root && (root.querySelector('button[aria-label="Brush"]')
+                           || root.querySelector(".toolbar-wrap button"));
+    if (brush || ++tries > 100) {
+      clearInterval(timer);
+      if (brush) brush.click();
+    }
+  }, 100);
+}
+"""
+
+
+def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> gr.Blocks:
+    """The app serving ``classifier``, with the queue limits of ``settings``."""
+    settings = settings or Settings()
+
+    with gr.Blocks(title="digitrec: handwritten digit recognizer") as demo:
+        gr.Markdown("# Handwritten digit recognizer\nDraw a digit from 0 to 9, or upload a picture of one.")
+        gr.Markdown(model_summary(classifier), elem_id="model-summary")
+
+        with gr.Tabs():
+            with gr.Tab("Draw", id="draw"):
+                with gr.Row():
+                    with gr.Column(scale=3, min_width=320):
+                        sketch = gr.Sketchpad(
+                            label="Draw one digit, large",
+                            elem_id="sketch",
+                            type="pil",
+                            image_mode="RGBA",
+                            brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=14),
+                            eraser=gr.Eraser(default_size=24),
+                            canvas_size=(CANVAS_SIZE, CANVAS_SIZE),
+                            fixed_canvas=True,
+                            layers=False,
+                            transforms=(),
+                            height=f"min({CANVAS_SIZE + 130}px, calc(100vw + 40px))",  # phones: less empty space
+                            buttons=[],
+                        )
+                        gr.Markdown(
+                            "Draw large, in the middle. The prediction updates each time you lift the "
+                            "pen; ↶ undoes a stroke, the bin clears the canvas.",
+                            elem_id="draw-tip",
+                        )
+                    with gr.Column(scale=2, min_width=220):
+                        sketch_label = gr.Label(num_top_classes=3, label="Prediction", elem_id="sketch-label")
+                        sketch_note = gr.Markdown(elem_id="sketch-note")
+                        sketch_preview = _preview("sketch-preview")
+
+            with gr.Tab("Upload", id="upload"):
+                with gr.Row():
+                    with gr.Column(scale=3, min_width=320):
+                        image = gr.Image(
+                            label="Photo, scan or screenshot of one digit",
+                            elem_id="upload",
+                            type="filepath",
+                            sources=["upload", "clipboard", "webcam"],
+                            height=CANVAS_SIZE,
+                        )
+                        gr.Examples(
+                            examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("digit_*.png"))],
+                            inputs=image,
+                            label="Example digits (click one)",
+                            elem_id="examples",
+                            api_visibility="private",
+                        )
+                    with gr.Column(scale=2, min_width=220):
+                        image_label = gr.Label(num_top_classes=3, label="Prediction", elem_id="upload-label")
+                        image_note = gr.Markdown(elem_id="upload-note")
+                        image_preview = _preview("upload-preview")
+
+        with gr.Accordion("About the model", open=False, elem_id="about"):
+            gr.Markdown(about_markdown(classifier))
+            matrix = confusion_matrix_path(classifier)
+            if matrix is not None:
+                gr.Image(
+                    value=str(matrix), label="Confusion matrix (MNIST test set)",
+                    interactive=False, buttons=["fullscreen"], height=420,
+                )
+            card = model_card_path(classifier)
+            if card is not None and model_card_url(classifier) is None:
+                gr.DownloadButton("Download the model card", value=str(card), size="sm")
+
+        # Inputs and output of /predict_batch: API only, never shown.
+        batch_files = gr.File(file_count="multiple", label="images", visible=False)
+        batch_results = gr.JSON(label="predictions", visible=False)
+
+        # Handlers get raw image payloads (preprocess=False) and decode them themselves, so
+        # that bad files get digitrec's messages (see digitrec/serving.py).
+        predictor = Predictor(classifier, sketchpad=sketch, max_batch=settings.max_batch)
+
+        # The page: predict when a stroke ends or an image arrives; a cleared input clears.
+        sketch.change(
+            predictor.show_sketch, sketch, [sketch_label, sketch_preview, sketch_note], preprocess=False,
+            api_visibility="private", show_progress="minimal", trigger_mode="always_last",
+        )
+        image.change(
+            predictor.show_upload, image, [image_label, image_preview, image_note], preprocess=False,
+            api_visibility="private", show_progress="minimal",
+        )
+        demo.load(None, js=SELECT_BRUSH_JS)
+
+        # The API: endpoints without a trigger on the page, so an empty payload is an error.
+        gr.on([], predictor.predict, image, image_label, api_name="predict", preprocess=False)
+        gr.on([], predictor.predict_sketch, sketch, sketch_label, api_name="predict_sketch", preprocess=False)
+        gr.on([], predictor.predict_batch, batch_files, batch_results, api_name="predict_batch")
+
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    return demo
+
+
+def _preview(elem_id: str) -> gr.Image:
+    return gr.Image(
+        label="What the model sees (28×28)",
+        elem_id=elem_id,
+        interactive=False,
+        format="png",
+        height=PREVIEW_SIZE + 60,
+        width=PREVIEW_SIZE + 90,
+        buttons=[],
+    )
+
+
+def launch(demo: gr.Blocks, settings: Settings, **kwargs):
+    """Launch ``demo`` with the server address and upload limit of ``settings``."""
+    return demo.launch(
+        server_name=settings.server_name,
+        server_port=settings.server_port,
+        max_file_size=settings.max_file_size,
+        **kwargs,
+    )
+
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests
+settings = Settings.from_env()
+demo = build_app(load_model(settings.model_source), settings)
+
+if __name__ == "__main__":
+    launch(demo, settings)

@@ -1,0 +1,404 @@
+"""The app's logic: Gradio inputs in, predictions, previews and user-facing errors out.
+
+``app.py`` only lays out components and wires events to the handlers of :class:`Predictor`.
+The events run with ``preprocess=False``: handlers get the raw payloads and decode them
+here (:func:`image_file`, :func:`sketch_value`), so that a file that is not an image gets
+the :class:`InvalidImageError` message instead of Gradio's generic processing error.
+Handlers come in two kinds:
+
+* API handlers (``predict``, ``predict_sketch``, ``predict_batch``) return the value of a
+  ``gr.Label`` (or a list of them) and raise :class:`gradio.Error` for anything a client
+  must fix, including an empty payload;
+* UI handlers (``show_upload``, ``show_sketch``) also return the 28x28 preview and the
+  "unsure" note, and treat an empty input (a cleared image, a cleared or fully erased
+  canvas) as "nothing to show" rather than an error: the user did not ask for a prediction.
+
+Bad input becomes a :class:`gradio.Error` carrying the :class:`InvalidImageError` message;
+any other exception is logged with its traceback and reported with a generic message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from digitrec import normalize
+from digitrec.artifacts import CARD_FILE
+from digitrec.classifier import DigitClassifier
+from digitrec.errors import InvalidImageError
+
+log = logging.getLogger(__name__)
+
+#: Below this top probability the UI says it is unsure.
+LOW_CONFIDENCE = 0.5
+#: Classes shown (and returned to API clients) per prediction.
+TOP_K = 3
+#: Side, in pixels, of the enlarged preview of the 28x28 model input.
+PREVIEW_SIZE = 140
+#: Name of the confusion-matrix plot in an artifacts directory (optional).
+CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+HUB_URL = "https://huggingface.co"
+
+UNSURE_MESSAGE = "Not sure — is this a digit?"
+GENERIC_ERROR = "Something went wrong while classifying this image. Please try again, or try another image."
+NO_IMAGE_MESSAGE = "No image received: send a PNG, JPEG, GIF, BMP, WebP or TIFF file."
+NO_SKETCH_MESSAGE = (
+    "No drawing received: the canvas is empty. API clients: send "
+    '{"background": None, "layers": [], "composite": handle_file(path)}.'
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities for one image, and the (28, 28) image the model saw."""
+
+    probabilities: dict[str, float]
+    image: np.ndarray
+
+    @property
+    def top(self) -> list[tuple[str, float]]:
+        """The ``TOP_K`` most likely classes with their probabilities, most likely first."""
+        ranked = sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
+        return ranked[:TOP_K]
+
+    @property
+    def label(self) -> str:
+        return self.top[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return self.top[0][1]
+
+    @property
+    def unsure(self) -> bool:
+        return self.confidence < LOW_CONFIDENCE
+
+    def label_value(self) -> dict[str, float]:
+        """The value to give a ``gr.Label``: the top classes and their probabilities."""
+        return dict(self.top)
+
+    def label_data(self) -> dict[str, Any]:
+        """What API clients receive from a ``gr.Label``: the label and the top confidences."""
+        return {
+            "label": self.label,
+            "confidences": [{"label": label, "confidence": p} for label, p in self.top],
+        }
+
+    def note(self) -> str:
+        """Markdown shown under the label: empty unless the model is unsure."""
+        if not self.unsure:
+            return ""
+        return f"**{UNSURE_MESSAGE}** Best guess: {self.label} ({self.confidence:.0%})."
+
+    def preview(self) -> np.ndarray:
+        """The model input as dark ink on white, enlarged to ``PREVIEW_SIZE`` with visible pixels."""
+        gray = (255.0 * (1.0 - np.clip(self.image, 0.0, 1.0))).round().astype(np.uint8)
+        return np.asarray(Image.fromarray(gray).resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST))
+
+
+def user_facing(fn: Callable[..., T]) -> Callable[..., T]:
+    """Turn errors into :class:`gradio.Error`: the message for bad input, a generic one for bugs."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except InvalidImageError as exc:
+            log.info("rejected input: %s", exc)
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(GENERIC_ERROR, print_exception=False) from None
+
+    return wrapper
+
+
+class Predictor:
+    """The handlers the app wires to its events, around one loaded classifier."""
+
+    def __init__(self, classifier: DigitClassifier, sketchpad: gr.ImageEditor, max_batch: int = 64):
+        self.classifier = classifier
+        self.sketchpad = sketchpad
+        self.max_batch = max_batch
+
+    # -- core ---------------------------------------------------------------------------
+
+    def classify(self, image: Any) -> Prediction:
+        """Normalize ``image`` and classify it; raises :class:`InvalidImageError` for bad input."""
+        return self.classify_many([image])[0]
+
+    def classify_many(self, images: Sequence[Any]) -> list[Prediction]:
+        """Classify several images with one model call, keeping their order.
+
+        An error about one of several images says which one ("Image 2 of 3: ...").
+        """
+        normalized = []
+        for position, image in enumerate(images, start=1):
+            try:
+                normalized.append(self.classifier.normalize(image))
+            except InvalidImageError as exc:
+                if len(images) == 1:
+                    raise
+                raise InvalidImageError(f"Image {position} of {len(images)}: {exc}") from None
+        batch = np.stack(normalized)
+        probabilities = self.classifier.predict_proba_normalized(batch)
+        classes = self.classifier.classes
+        return [
+            Prediction({c: float(p) for c, p in zip(classes, row)}, image)
+            for row, image in zip(probabilities, batch)
+        ]
+
+    # -- API handlers ---------------------------------------------------------------------
+
+    @user_facing
+    def predict(self, image: dict[str, Any] | None) -> dict[str, float]:
+        """Classify an image file. Returns the predicted label and the top-3 confidences."""
+        path = image_file(image)
+        if path is None:
+            raise InvalidImageError(NO_IMAGE_MESSAGE)
+        return self.classify(path).label_value()
+
+    @user_facing
+    def predict_sketch(self, sketch: dict[str, Any] | None) -> dict[str, float]:
+        """Classify a drawing: a sketchpad value whose `composite` is the image.
+
+        Returns the predicted label and the top-3 confidences.
+        """
+        image = sketch_image(sketch_value(self.sketchpad, sketch))
+        if image is None:
+            raise InvalidImageError(NO_SKETCH_MESSAGE)
+        return self.classify(image).label_value()
+
+    @user_facing
+    def predict_batch(self, files: Sequence[str] | None) -> list[dict[str, Any]]:
+        """Classify several image files. Returns one {label, confidences} per file, in order."""
+        files = list(files or [])
+        if not files:
+            raise InvalidImageError("No images received: send a list of image files.")
+        if len(files) > self.max_batch:
+            raise InvalidImageError(f"Too many images ({len(files)}); send at most {self.max_batch} per call.")
+        return [prediction.label_data() for prediction in self.classify_many(files)]
+
+    # -- UI handlers ----------------------------------------------------------------------
+
+    @user_facing
+    def show_upload(self, image: dict[str, Any] | None) -> tuple[Any, Any, str]:
+        """Label, preview and note for the Upload tab; all empty when the image is cleared."""
+        path = image_file(image)
+        if path is None:
+            return None, None, ""
+        return _shown(self.classify(path))
+
+    @user_facing
+    def show_sketch(self, sketch: dict[str, Any] | None) -> tuple[Any, Any, str]:
+        """Label, preview and note for the Draw tab; all empty when the canvas is cleared."""
+        image = sketch_image(sketch_value(self.sketchpad, sketch))
+        if image is None or is_blank(image):  # cleared, or every stroke erased
+            return None, None, ""
+        return _shown(self.classify(image))
+
+
+def _shown(prediction: Prediction) -> tuple[dict[str, float], np.ndarray, str]:
+    return prediction.label_value(), prediction.preview(), prediction.note()
+
+
+def sketch_image(sketch: dict[str, Any] | None) -> Image.Image | None:
+    """The drawing in a sketchpad value: its composite, else background and layers stacked.
+
+    Returns None when the value holds no image at all (a cleared canvas).
+    """
+    if not sketch:
+        return None
+    if not isinstance(sketch, dict):
+        raise InvalidImageError("Expected a sketchpad value with 'background', 'layers' and 'composite'.")
+    if sketch.get("composite") is not None:
+        return _as_pil(sketch["composite"])
+    parts = [_as_pil(p) for p in [sketch.get("background"), *(sketch.get("layers") or [])] if p is not None]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    width, height = max(p.width for p in parts), max(p.height for p in parts)
+    if width * height > normalize.MAX_IMAGE_PIXELS:
+        raise InvalidImageError(
+            f"The drawing is too large ({width}x{height} pixels); the limit is {normalize.MAX_IMAGE_PIXELS:,} pixels."
+        )
+    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    for part in parts:
+        canvas.alpha_composite(part.convert("RGBA"))
+    return canvas
+
+
+def is_blank(image: Image.Image) -> bool:
+    """True for a canvas with nothing on it: fully transparent, or a single flat colour."""
+    if "A" in image.getbands() and image.getextrema()[image.getbands().index("A")][1] == 0:
+        return True
+    extrema = image.getextrema()
+    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    return all(low == high for low, high in bands)
+
+
+def _as_pil(image: Any) -> Image.Image:
+    return image if isinstance(image, Image.Image) else normalize.open_image(image)
+
+
+# -- components -----------------------------------------------------------------------------
+
+
+def check_image_file(path: str | Path) -> None:
+    """Raise :class:`InvalidImageError` unless ``path`` has a readable image header within the pixel limit.
+
+    Reads the header only, so an enormous image is refused before anything is decoded.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+    except Exception:
+        normalize.open_image(path)  # raises the user-facing InvalidImageError for this file
+        raise InvalidImageError(f"{Path(path).name}: not a readable image.") from None
+    if width * height > normalize.MAX_IMAGE_PIXELS:
+        normalize.open_image(path)
+        raise InvalidImageError(f"{Path(path).name}: the image is too large ({width}x{height} pixels).")
+
+
+def image_file(payload: dict[str, Any] | None) -> str | bytes | None:
+    """The file in a raw ``gr.Image`` payload (an event with ``preprocess=False``), undecoded.
+
+    Gradio's own preprocessing opens the file with PIL and fails with a generic error on
+    anything that is not an image; here decoding is left to :func:`digitrec.to_mnist`,
+    whose errors are written for the user. Returns a path, the bytes of a data URL, or None.
+    """
+    if payload is None:
+        return None
+    url = payload.get("url") or ""
+    if url.startswith("data:"):
+        try:
+            return base64.b64decode(url.partition(",")[2], validate=False)
+        except (binascii.Error, ValueError):
+            raise InvalidImageError("The image data is not valid base64.") from None
+    if not payload.get("path"):
+        raise InvalidImageError(NO_IMAGE_MESSAGE)
+    return str(payload["path"])
+
+
+def sketch_value(component: gr.ImageEditor, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Decode a raw sketchpad payload (an event with ``preprocess=False``) with ``component``.
+
+    Files sent by API clients are checked (header only) first, so a text file or an
+    enormous image gets the :class:`InvalidImageError` message rather than Gradio's generic
+    processing error, and nothing enormous is decoded. The browser sends canvas blobs
+    (``id`` set), which the component's own preprocessing looks up.
+    """
+    if payload is None:
+        return None
+    data = component.data_model.model_validate(payload)
+    files: list[str] = []
+    if data.id is None:
+        parts = [data.background, data.composite, *data.layers]
+        files = [str(part.path) for part in parts if part is not None and part.path is not None]
+    for path in files:
+        check_image_file(path)
+    try:
+        return component.preprocess(data)
+    except Exception:
+        message = _explain_unreadable(files)
+        if message is None:
+            raise
+        raise InvalidImageError(message) from None
+
+
+def _explain_unreadable(files: Sequence[str]) -> str | None:
+    """The :class:`InvalidImageError` message for the first of ``files`` that cannot be decoded."""
+    for path in files:
+        try:
+            normalize.open_image(path)
+        except InvalidImageError as exc:
+            return str(exc)
+    return None
+
+
+# -- about the model --------------------------------------------------------------------------
+
+
+def model_summary(classifier: DigitClassifier) -> str:
+    """Markdown: which model is serving, its test accuracy, and any notes from loading it."""
+    accuracy = classifier.metrics.get("test_accuracy")
+    accuracy_text = f" — MNIST test accuracy **{accuracy:.2%}**" if isinstance(accuracy, (int, float)) else ""
+    notes = "".join(f"  \n⚠️ {note}" for note in classifier.notes)  # e.g. the Hub was unreachable
+    return f"Serving {describe_origin(classifier.origin)}{accuracy_text}.{notes}"
+
+
+def describe_origin(origin: str) -> str:
+    """Markdown naming where the model came from."""
+    if origin == "bundled":
+        return "the **bundled model** (`models/digitrec-mnist`)"
+    if origin.startswith("local:"):
+        return f"a **local model** from `{origin[len('local:'):]}`"
+    repo, _, revision = origin.partition("@")
+    revision_text = f" at revision `{revision[:12]}`" if revision else ""
+    return f"**[{repo}]({HUB_URL}/{repo})**{revision_text} from the Hugging Face Hub"
+
+
+def model_card_url(classifier: DigitClassifier) -> str | None:
+    """The Hub URL of the served model's card, when it came from a Hub repo."""
+    if classifier.origin == "bundled" or classifier.origin.startswith("local:"):
+        return None
+    repo, _, revision = classifier.origin.partition("@")
+    return f"{HUB_URL}/{repo}/blob/{revision or 'main'}/{CARD_FILE}"
+
+
+def model_card_path(classifier: DigitClassifier) -> Path | None:
+    """The local model card file, if the artifacts directory has one."""
+    path = Path(classifier.directory) / CARD_FILE
+    return path if path.is_file() else None
+
+
+def confusion_matrix_path(classifier: DigitClassifier) -> Path | None:
+    """The confusion-matrix plot, if the artifacts directory has one."""
+    path = Path(classifier.directory) / CONFUSION_MATRIX_FILE
+    return path if path.is_file() else None
+
+
+def about_markdown(classifier: DigitClassifier) -> str:
+    """The "About the model" text: origin, accuracy, notes and where the model card is."""
+    lines = [model_summary(classifier), ""]
+    url = model_card_url(classifier)
+    card = model_card_path(classifier)
+    if url:
+        lines.append(f"Model card: [{url}]({url})")
+    elif card:
+        lines.append(f"Model card: `{_display_path(card)}` (download it below).")
+    else:
+        lines.append(f"No model card in `{_display_path(Path(classifier.directory))}`.")
+    if confusion_matrix_path(classifier) is None:
+        lines += ["", "No confusion matrix plot in this model's artifacts."]
+    lines += [
+        "",
+        f"The preview shows the 28×28 image the model sees after normalization. "
+        f"Below {LOW_CONFIDENCE:.0%} confidence the app says it is unsure.",
+    ]
+    return "\n".join(lines)
+
+
+def _display_path(path: Path) -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)

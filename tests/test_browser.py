@@ -1,0 +1,79 @@
+"""The page in a real browser: draw a digit with the mouse, upload a file, click an example.
+
+Screenshots of both tabs go to ``test-artifacts/`` for a human to look at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / "tests" / "data"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def draw(page, points):
+    """One mouse stroke through ``points`` (page coordinates); the brush joins them with lines."""
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point)
+    page.mouse.up()
+
+
+def predicted(page, label_id: str) -> str:
+    """The predicted class shown by the gr.Label ``#label_id``, once there is one."""
+    value = page.locator(f"#{label_id} [data-testid='label-output-value']")
+    value.wait_for(state="visible")
+    page.wait_for_function(
+        "el => /^\\d$/.test(el.innerText.trim())", arg=value.element_handle(), timeout=30_000
+    )
+    return value.inner_text().strip()
+
+
+def test_draw_then_upload(page, app_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(app_url)
+    canvas = page.locator("#sketch canvas").first
+    canvas.wait_for(state="visible")
+    # The app selects the brush itself: the editor's "select the draw tool" hint goes away.
+    page.locator("#sketch").get_by_text("select the draw tool").wait_for(state="detached")
+
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    s = min(box["width"], box["height"]) * 0.35
+    draw(page, [(cx - 0.6 * s, cy - 0.8 * s), (cx + 0.6 * s, cy - 0.8 * s), (cx - 0.1 * s, cy + 0.9 * s)])
+    assert predicted(page, "sketch-label") == "7"
+    page.locator("#sketch-preview img").wait_for(state="visible")  # the 28x28 the model saw
+    page.screenshot(path=str(ARTIFACTS / "app-draw.png"), full_page=True)
+
+    # Clearing the canvas clears the prediction without an error.
+    page.locator("#sketch button[aria-label='Clear canvas']").click()
+    page.locator("#sketch-label [data-testid='label-output-value']").wait_for(state="detached")
+    assert page.locator("[data-testid='toast-text']").count() == 0
+
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type=file]").set_input_files(str(TEST_DATA / "ink_3.png"))
+    assert predicted(page, "upload-label") == "3"
+    page.locator("#upload-preview img").wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / "app-upload.png"), full_page=True)
+
+    # An example digit fills the image and is classified.
+    page.locator("#examples img[src$='digit_9.png']").click()
+    page.wait_for_function(
+        "() => document.querySelector(\"#upload-label [data-testid='label-output-value']\")?.innerText.trim() === '9'",
+        timeout=30_000,
+    )
+
+    # A file that is not an image: the page shows the clear message and keeps working.
+    page.locator("#upload button[aria-label='Remove Image']").click()
+    page.locator("#upload input[type=file]").set_input_files(str(TEST_DATA / "not_an_image.png"))
+    toast = page.locator("[data-testid='toast-text']", has_text="not_an_image.png: not a readable image")
+    toast.wait_for(state="visible")
+    page.wait_for_timeout(800)  # let the toast finish sliding in
+    page.screenshot(path=str(ARTIFACTS / "app-upload-error.png"))  # the toast is fixed: viewport only
+    page.locator("#examples img[src$='digit_2.png']").click()
+    page.wait_for_function(
+        "() => document.querySelector(\"#upload-label [data-testid='label-output-value']\")?.innerText.trim() === '2'",
+        timeout=30_000,
+    )
