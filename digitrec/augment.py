@@ -24,13 +24,13 @@ UPSCALE = 2
 class Distortion:
     """Ranges of the random distortions (uniform in +/- range unless stated)."""
 
-    rotation_deg: float = 12.0
-    scale: tuple[float, float] = (0.8, 1.15)
-    shear: float = 0.3
-    translation: float = 0.1  # fraction of the image side
-    elastic_alpha: float = 8.0  # pixels at 28x28
+    rotation_deg: float = 8.0
+    scale: tuple[float, float] = (0.9, 1.1)
+    shear: float = 0.15
+    translation: float = 0.05  # fraction of the image side
+    elastic_alpha: float = 4.0  # smoothed displacement scale, pixels at 28x28
     elastic_sigma: float = 3.0
-    thickness: tuple[int, int] = (-1, 2)  # grey erosion (<0) to dilation (>0) steps, 2x canvas
+    thickness: tuple[int, int] = (-1, 1)  # grey erosion (<0) to dilation (>0) steps, 2x canvas
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import itertools
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import ConvergenceWarning
 
 from digitrec.evaluation import per_image_predict_ms
 from digitrec.zoo import Candidate
@@ -88,10 +90,14 @@ def tune(candidate: Candidate, X_train: np.ndarray, y_train: np.ndarray, X_val: 
         progress.step(f"{candidate.name} {params or ''} on {len(X_train):,} images")
         model = clone(candidate.build()).set_params(**params)
         start = time.perf_counter()
-        model.fit(X_train, y_train)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - start
         accuracy = float((model.predict(X_val) == y_val).mean())
-        progress.note(f"validation accuracy {accuracy:.4f}, fit {fit_seconds:.1f}s")
+        unconverged = " (stopped at its iteration limit)" if any(
+            issubclass(w.category, ConvergenceWarning) for w in caught) else ""
+        progress.note(f"validation accuracy {accuracy:.4f}, fit {fit_seconds:.1f}s{unconverged}")
         scores.append({"params": params, "val_accuracy": accuracy, "fit_seconds": fit_seconds})
         if best is None or accuracy > best[0]:
             best = (accuracy, model, params, fit_seconds)
