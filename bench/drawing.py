@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.errors import InvalidImageError  # noqa: E402
+from digitrec.evaluation import expected_calibration_error as ece  # noqa: E402
 from digitrec.normalize import mnist_from_ink, to_mnist  # noqa: E402
 from digitrec import synthetic as syn  # noqa: E402
 
@@ -42,7 +43,6 @@ DEFAULT_DATA = Path(os.environ.get("DIGITREC_MNIST") or next(
     (p for p in (_REPO.parent / "shared" / "data" / "mnist.npz", Path("/work/shared/data/mnist.npz")) if p.is_file()),
     _REPO.parent / "shared" / "data" / "mnist.npz"))
 CHUNK = 25
-ECE_BINS = 15
 
 #: condition -> (kind, argument); kinds are built in :func:`_make`.
 CONDITIONS = {
@@ -132,22 +132,6 @@ def _normalize_many(images: np.ndarray) -> np.ndarray:
 
 def _from_ink_many(images: np.ndarray) -> np.ndarray:
     return np.stack([mnist_from_ink(image) for image in images])
-
-
-def ece(proba: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Expected calibration error: bin by top probability, weight |accuracy - confidence|."""
-    if len(labels) == 0:
-        return float("nan")
-    conf = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == labels
-    edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        sel = index == b
-        if sel.any():
-            total += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
-    return float(total)
 
 
 def score(proba: np.ndarray, labels: np.ndarray, ok: np.ndarray) -> dict:

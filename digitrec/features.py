@@ -15,7 +15,21 @@ def image_shape_for(n_features: int) -> tuple[int, int]:
     return (side, side) if side * side == n_features else (1, n_features)
 
 
-class Deskew(TransformerMixin, BaseEstimator):
+class _ImageRowsTransformer(TransformerMixin, BaseEstimator):
+    """Shared plumbing: rows of ``X`` are flattened images; fitting only records the width."""
+
+    def fit(self, X, y=None):
+        validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        return self
+
+    def _images(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """The validated input and its rows as (n, h, w) images."""
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return X, X.reshape(-1, *image_shape_for(X.shape[1]))
+
+
+class Deskew(_ImageRowsTransformer):
     """Undo the slant of each digit with the shear that zeroes its second-order moment.
 
     Each row of ``X`` is a flattened image (square if the feature count is a perfect
@@ -32,15 +46,9 @@ class Deskew(TransformerMixin, BaseEstimator):
     def __init__(self, max_shear: float = 1.0):
         self.max_shear = max_shear
 
-    def fit(self, X, y=None):
-        validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
-        return self
-
     def transform(self, X):
-        check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        h, w = image_shape_for(X.shape[1])
-        images = X.reshape(-1, h, w)
+        X, images = self._images(X)
+        h, w = images.shape[1:]
         rows = np.arange(h, dtype=X.dtype)[None, :, None]
         cols = np.arange(w, dtype=X.dtype)[None, None, :]
         mass = images.sum(axis=(1, 2))
@@ -72,7 +80,7 @@ class Deskew(TransformerMixin, BaseEstimator):
         return tags
 
 
-class HOG(TransformerMixin, BaseEstimator):
+class HOG(_ImageRowsTransformer):
     """Histogram-of-oriented-gradients features of each image (``skimage.feature.hog``).
 
     Rows of ``X`` are flattened images (shape as in :class:`Deskew`); images smaller than
@@ -97,19 +105,13 @@ class HOG(TransformerMixin, BaseEstimator):
         self.cells_per_block = cells_per_block
         self.n_jobs = n_jobs
 
-    def fit(self, X, y=None):
-        validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
-        return self
-
     def transform(self, X):
         from joblib import Parallel, delayed
 
-        check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        h, w = image_shape_for(X.shape[1])
+        X, images = self._images(X)
+        h, w = images.shape[1:]
         least = self.pixels_per_cell * self.cells_per_block
-        pad = ((0, 0), (0, max(0, least - h)), (0, max(0, least - w)))
-        images = np.pad(X.reshape(-1, h, w), pad)
+        images = np.pad(images, ((0, 0), (0, max(0, least - h)), (0, max(0, least - w))))
         if self.n_jobs in (None, 1) or len(images) < 2000:
             return self._describe(images).astype(X.dtype, copy=False)
         chunks = np.array_split(images, 16)
