@@ -69,8 +69,10 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.ndarray, y_aug: np.ndarray,
-                  copies_available: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows a candidate trains on: a subsample for slow families, plus its augmented copies."""
+                  copies_available: int, X_style: np.ndarray, y_style: np.ndarray,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a candidate trains on: a subsample for slow families, plus its augmented
+    copies and style digits (in that order)."""
     if candidate.max_train and len(X) > candidate.max_train:
         keep = np.random.default_rng(seed).permutation(len(X))[: candidate.max_train]
         X, y = X[keep], y[keep]
@@ -78,6 +80,9 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.
         per_copy = len(X_aug) // copies_available
         take = per_copy * min(candidate.augment_copies, copies_available)
         X, y = np.concatenate([X, X_aug[:take]]), np.concatenate([y, y_aug[:take]])
+    if candidate.style_digits:
+        n = min(candidate.style_digits, len(y_style))
+        X, y = np.concatenate([X, X_style[:n]]), np.concatenate([y, y_style[:n]])
     return X, y
 
 

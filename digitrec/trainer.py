@@ -23,10 +23,12 @@ from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
 from digitrec.selection import CandidateResult, Progress, grid_points, training_rows, tune
 from digitrec.serialization import save_model
+from digitrec.styles import style_digits
 from digitrec.zoo import CANDIDATES, Candidate
 
 CLASSES = [str(d) for d in range(10)]
 QUICK_SIZES = (3000, 1000)  # training and test images in --quick runs
+QUICK_STYLE_DIGITS = 100
 VALIDATION_SIZE = 5000  # full runs; quick runs hold out 20%
 CALIBRATION_FOLDS = 3
 
@@ -54,6 +56,14 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         print(f"augmentation: {len(X_aug):,} distorted images ({time.monotonic() - start:.0f}s so far)",
               file=stream, flush=True)
 
+    n_style = max((c.style_digits for c in candidates), default=0)
+    n_style = min(n_style, QUICK_STYLE_DIGITS) if quick else n_style
+    X_style, y_style, styles = style_digits(n_style, seed=seed)
+    X_style = X_style.reshape(len(X_style), -1)
+    if n_style:
+        print(f"style digits: {styles['from_fonts']:,} from {len(styles['font_families'])} font families, "
+              f"{styles['from_stroke_templates']:,} from stroke templates", file=stream, flush=True)
+
     in_train = np.isin(aug_source, train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
     progress = Progress(sum(len(grid_points(g)) for g in grids) + 1, stream)
@@ -61,14 +71,14 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     results: list[CandidateResult] = []
     for candidate, grid in zip(candidates, grids):
         X_fit, y_fit = training_rows(candidate, X_all[train_idx], y_all[train_idx],
-                                     X_aug[in_train], y_all[aug_source[in_train]], copies, seed)
+                                     X_aug[in_train], y_all[aug_source[in_train]], copies, X_style, y_style, seed)
         fitted[candidate.name], result = tune(candidate, X_fit, y_fit, X_all[val_idx], y_all[val_idx], grid, progress)
         results.append(result)
 
     chosen = max(results, key=lambda r: r.val_accuracy)
     candidate = CANDIDATES[chosen.name]
     progress.step(f"refitting {chosen.name} on the whole training set with calibration")
-    X_final, y_final, groups = _final_rows(candidate, X_all, y_all, X_aug, aug_source, copies)
+    X_final, y_final, groups = _final_rows(candidate, X_all, y_all, X_aug, aug_source, copies, X_style, y_style)
     fit_start = time.perf_counter()
     model = _calibrated(candidate, chosen.best_params, X_final, y_final, groups, seed)
     final_fit_seconds = time.perf_counter() - fit_start
@@ -89,6 +99,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
                  "n_test": len(y_test), "quick": quick},
         "augmentation": ({"copies": copies, "seed": seed, "distortion": Distortion().as_dict()}
                          if candidate.augment_copies and copies else None),
+        "style_digits": styles if candidate.style_digits and n_style else None,
         "training_seconds": time.monotonic() - start,
     }
     _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results, repo_id)
@@ -99,7 +110,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
 
 
 def _final_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.ndarray, aug_source: np.ndarray,
-                copies: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                copies: int, X_style: np.ndarray, y_style: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All training rows for the final fit, grouped by source image so copies stay in one fold."""
     groups = np.arange(len(y))
     if candidate.augment_copies and copies:
@@ -107,6 +118,10 @@ def _final_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.nd
         X = np.concatenate([X, X_aug[:take]])
         y = np.concatenate([y, y[aug_source[:take]]])
         groups = np.concatenate([groups, aug_source[:take]])
+    if candidate.style_digits:
+        n = min(candidate.style_digits, len(y_style))
+        X, y = np.concatenate([X, X_style[:n]]), np.concatenate([y, y_style[:n]])
+        groups = np.concatenate([groups, len(groups) + np.arange(n)])
     return X, y, groups
 
 

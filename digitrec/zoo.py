@@ -37,6 +37,7 @@ class Candidate:
     grid: dict[str, list[Any]]
     quick_grid: dict[str, list[Any]] = field(default_factory=dict)
     augment_copies: int = 0  # distorted copies of each training image (see digitrec.augment)
+    style_digits: int = 0  # font and stroke-template digits added to training (see digitrec.styles)
     max_train: int | None = None  # subsample the training split for slow families
 
 
@@ -120,6 +121,7 @@ CANDIDATES: dict[str, Candidate] = {
             grid={"svc__C": [10.0]},
             quick_grid={"svc__C": [10.0]},
             augment_copies=2,
+            style_digits=6000,
         ),
     ]
 }
