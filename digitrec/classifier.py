@@ -50,8 +50,13 @@ class DigitClassifier:
         return self.predict_proba_normalized(batch)
 
     def predict_proba_normalized(self, batch: np.ndarray) -> np.ndarray:
-        """Class probabilities for already-normalized (n, 28, 28) images."""
-        return self.model.predict_proba(np.asarray(batch, dtype=np.float32).reshape(len(batch), -1))
+        """Digit probabilities for already-normalized (n, 28, 28) images.
+
+        Models trained with a "not a digit" class have one more column, dropped here: rows
+        then sum to less than 1, by the probability that the input is not a digit at all.
+        """
+        proba = self.model.predict_proba(np.asarray(batch, dtype=np.float32).reshape(len(batch), -1))
+        return proba[:, : len(self.classes)]
 
     def predict(self, images: Sequence[ImageInput] | np.ndarray | ImageInput) -> list[str]:
         """Most likely label of each image."""

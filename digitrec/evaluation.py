@@ -40,7 +40,11 @@ def per_image_predict_ms(model: Any, X: np.ndarray, repeats: int = 50) -> float:
 
 
 def evaluate(proba: np.ndarray, y_true: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/F1, confusion matrix, one-vs-rest ROC AUC and ECE."""
+    """Accuracy, per-class precision/recall/F1, confusion matrix, one-vs-rest ROC AUC and ECE.
+
+    ``proba`` rows may sum to less than 1 (a dropped "not a digit" class); ROC AUC then
+    uses them renormalized, the rest as they are.
+    """
     y_true = np.asarray(y_true)
     y_pred = proba.argmax(axis=1)
     report = classification_report(y_true, y_pred, labels=range(len(classes)), target_names=classes,
@@ -48,7 +52,8 @@ def evaluate(proba: np.ndarray, y_true: np.ndarray, classes: list[str]) -> dict[
     present = np.unique(y_true)
     roc_auc = None
     if len(present) == len(classes):
-        roc_auc = float(roc_auc_score(y_true, proba, multi_class="ovr", labels=range(len(classes))))
+        scores = proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
+        roc_auc = float(roc_auc_score(y_true, scores, multi_class="ovr", labels=range(len(classes))))
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "per_class": {c: {k: float(report[c][k]) for k in ("precision", "recall", "f1-score", "support")}

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 
 from digitrec.evaluation import per_image_predict_ms
+from digitrec.styles import NOT_A_DIGIT
 from digitrec.zoo import Candidate
 
 
@@ -69,10 +70,10 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.ndarray, y_aug: np.ndarray,
-                  copies_available: int, X_style: np.ndarray, y_style: np.ndarray,
+                  copies_available: int, X_style: np.ndarray, y_style: np.ndarray, X_other: np.ndarray,
                   seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The rows a candidate trains on: a subsample for slow families, plus its augmented
-    copies and style digits (in that order)."""
+    copies, style digits and not-a-digit images (in that order)."""
     if candidate.max_train and len(X) > candidate.max_train:
         keep = np.random.default_rng(seed).permutation(len(X))[: candidate.max_train]
         X, y = X[keep], y[keep]
@@ -83,6 +84,9 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.
     if candidate.style_digits:
         n = min(candidate.style_digits, len(y_style))
         X, y = np.concatenate([X, X_style[:n]]), np.concatenate([y, y_style[:n]])
+    if candidate.non_digits:
+        n = min(candidate.non_digits, len(X_other))
+        X, y = np.concatenate([X, X_other[:n]]), np.concatenate([y, np.full(n, NOT_A_DIGIT)])
     return X, y
 
 

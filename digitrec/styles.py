@@ -59,3 +59,48 @@ def style_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, n
         "font_families": sorted({f.family for f in fonts}),
     }
     return images[keep], labels[keep].astype(np.int64), description
+
+
+#: Label given to things that are not digits (scribbles, letters, symbols) in training.
+NOT_A_DIGIT = 10
+#: Letters and symbols that do not look like any digit (no O, I, l, S, Z, B, g, q...).
+NON_DIGIT_GLYPHS = "ACEFHKMNPRUVWXacefhkmnpruvwx#@&%?=*"
+
+
+def non_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dict[str, Any]]:
+    """``n`` MNIST-format images that are not digits: random pen scribbles and, when fonts
+    are installed, letters and symbols. Teaches the model to give digits low confidence."""
+    if n == 0:
+        return np.empty((0, 28, 28), np.float32), {"n": 0}
+    fonts = synthetic.find_fonts().train
+    chunks = np.array_split(np.arange(n), max(1, min(n // 200, 32)))
+    seeds = np.random.SeedSequence([seed, NOT_A_DIGIT]).generate_state(len(chunks))
+
+    def run(index: np.ndarray, chunk_seed: int) -> np.ndarray:
+        rng = np.random.default_rng(chunk_seed)
+        out = []
+        for _ in index:
+            if fonts and rng.random() < 0.5:
+                glyph = NON_DIGIT_GLYPHS[int(rng.integers(len(NON_DIGIT_GLYPHS)))]
+                image = synthetic.render_font_digit(glyph, synthetic.sample_font(fonts, rng), rng)
+            else:
+                image = synthetic.sketch_canvas(_scribble(rng), rng, jitter=0.0)
+            try:
+                out.append(mnist_from_ink(synthetic.ink_of(image)))
+            except InvalidImageError:
+                out.append(np.zeros((28, 28), np.float32))
+        return np.stack(out)
+
+    parts = Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds))
+    images = np.concatenate(parts)
+    images = images[images.reshape(len(images), -1).max(axis=1) > 0]
+    return images, {"n": len(images), "seed": seed, "glyphs": NON_DIGIT_GLYPHS}
+
+
+def _scribble(rng: np.random.Generator) -> list[np.ndarray]:
+    """Two or three random smooth pen strokes in a unit box (never a lone line, which is a 1)."""
+    strokes = []
+    for _ in range(int(rng.integers(2, 4))):
+        points = rng.uniform(0, 1, (int(rng.integers(5, 10)), 2))
+        strokes.append(synthetic._spline(*map(tuple, points)))
+    return strokes

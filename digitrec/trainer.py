@@ -23,7 +23,7 @@ from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
 from digitrec.selection import CandidateResult, Progress, grid_points, training_rows, tune
 from digitrec.serialization import save_model
-from digitrec.styles import style_digits
+from digitrec.styles import NOT_A_DIGIT, non_digits, style_digits
 from digitrec.zoo import CANDIDATES, Candidate
 
 CLASSES = [str(d) for d in range(10)]
@@ -64,6 +64,11 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         print(f"style digits: {styles['from_fonts']:,} from {len(styles['font_families'])} font families, "
               f"{styles['from_stroke_templates']:,} from stroke templates", file=stream, flush=True)
 
+    n_other = max((c.non_digits for c in candidates), default=0)
+    n_other = min(n_other, QUICK_STYLE_DIGITS) if quick else n_other
+    X_other, others = non_digits(n_other, seed=seed)
+    X_other = X_other.reshape(len(X_other), -1)
+
     in_train = np.isin(aug_source, train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
     progress = Progress(sum(len(grid_points(g)) for g in grids) + 1, stream)
@@ -71,21 +76,22 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     results: list[CandidateResult] = []
     for candidate, grid in zip(candidates, grids):
         X_fit, y_fit = training_rows(candidate, X_all[train_idx], y_all[train_idx],
-                                     X_aug[in_train], y_all[aug_source[in_train]], copies, X_style, y_style, seed)
+                                     X_aug[in_train], y_all[aug_source[in_train]], copies, X_style, y_style, X_other, seed)
         fitted[candidate.name], result = tune(candidate, X_fit, y_fit, X_all[val_idx], y_all[val_idx], grid, progress)
         results.append(result)
 
     chosen = max(results, key=lambda r: r.val_accuracy)
     candidate = CANDIDATES[chosen.name]
     progress.step(f"refitting {chosen.name} on the whole training set with calibration")
-    X_final, y_final, groups = _final_rows(candidate, X_all, y_all, X_aug, aug_source, copies, X_style, y_style)
+    X_final, y_final, groups = _final_rows(candidate, X_all, y_all, X_aug, aug_source, copies, X_style, y_style,
+                                           X_other)
     fit_start = time.perf_counter()
     model = _calibrated(candidate, chosen.best_params, X_final, y_final, groups, seed)
     final_fit_seconds = time.perf_counter() - fit_start
 
     for result in results:  # the test split, touched once, after selection
         result.test_accuracy = float((fitted[result.name].predict(X_test) == y_test).mean())
-    proba = model.predict_proba(X_test)
+    proba = model.predict_proba(X_test)[:, : len(CLASSES)]  # digits; a not-a-digit column is dropped
     report = evaluate(proba, y_test, CLASSES)
     metrics = {
         "test_accuracy": report["accuracy"],
@@ -100,6 +106,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         "augmentation": ({"copies": copies, "seed": seed, "distortion": Distortion().as_dict()}
                          if candidate.augment_copies and copies else None),
         "style_digits": styles if candidate.style_digits and n_style else None,
+        "not_a_digit": others if candidate.non_digits and n_other else None,
         "training_seconds": time.monotonic() - start,
     }
     _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results, repo_id)
@@ -110,7 +117,8 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
 
 
 def _final_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.ndarray, aug_source: np.ndarray,
-                copies: int, X_style: np.ndarray, y_style: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                copies: int, X_style: np.ndarray, y_style: np.ndarray,
+                X_other: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All training rows for the final fit, grouped by source image so copies stay in one fold."""
     groups = np.arange(len(y))
     if candidate.augment_copies and copies:
@@ -121,6 +129,10 @@ def _final_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.nd
     if candidate.style_digits:
         n = min(candidate.style_digits, len(y_style))
         X, y = np.concatenate([X, X_style[:n]]), np.concatenate([y, y_style[:n]])
+        groups = np.concatenate([groups, len(groups) + np.arange(n)])
+    if candidate.non_digits:
+        n = min(candidate.non_digits, len(X_other))
+        X, y = np.concatenate([X, X_other[:n]]), np.concatenate([y, np.full(n, NOT_A_DIGIT)])
         groups = np.concatenate([groups, len(groups) + np.arange(n)])
     return X, y, groups
 
@@ -139,6 +151,7 @@ def _write_artifacts(out: Path, model: Any, metrics: dict[str, Any], X_test: np.
     trusted = save_model(model, out / MODEL_FILE)
     config = {
         "classes": CLASSES,
+        "not_a_digit_class": metrics["not_a_digit"] is not None,
         "input": {
             "format": "784 float32 values in [0, 1] per image: a 28x28 grayscale image, row-major, 1 = ink",
             "normalization": "digitrec.normalize.to_mnist",

@@ -38,6 +38,7 @@ class Candidate:
     quick_grid: dict[str, list[Any]] = field(default_factory=dict)
     augment_copies: int = 0  # distorted copies of each training image (see digitrec.augment)
     style_digits: int = 0  # font and stroke-template digits added to training (see digitrec.styles)
+    non_digits: int = 0  # scribbles and letters added as an extra "not a digit" class
     max_train: int | None = None  # subsample the training split for slow families
 
 
@@ -122,6 +123,7 @@ CANDIDATES: dict[str, Candidate] = {
             quick_grid={"svc__C": [10.0]},
             augment_copies=2,
             style_digits=6000,
+            non_digits=3000,
         ),
     ]
 }
