@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 
 #: The branch used when no revision is given.
 DEFAULT_REVISION = "main"
-#: Files downloaded from a model repo: the required ones, plus the card if there is one.
-FETCH_PATTERNS = [*REQUIRED_FILES, CARD_FILE]
+#: Files downloaded from a model repo: the required ones, plus the card and plots if present.
+FETCH_PATTERNS = [*REQUIRED_FILES, CARD_FILE, "*.png"]
 #: Files the Hub keeps in every repo; a push never deletes them.
 HUB_MANAGED_FILES = frozenset({".gitattributes"})
 
