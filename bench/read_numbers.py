@@ -1,0 +1,179 @@
+"""Whole-number reading accuracy on numbers composed from MNIST *test* digits.
+
+Each number is made of 2 to 6 MNIST test digits (cropped to their ink), placed left to
+right with a chosen gap between their ink boxes (negative gaps overlap: the digits may
+touch or cross), optionally resized one by one and shifted up or down off a common
+baseline, and saved as dark ink on white. :func:`digitrec.segment.read_number` reads it.
+
+Conditions (4-digit numbers unless named ``len<k>``):
+
+* ``spaced`` gaps of 4-10 px; ``close`` 1-3 px; ``touching`` -1-0 px; ``overlap`` -4 to -2 px
+  (the MNIST digits are about 20 px tall);
+* ``sizes_baselines``: each digit scaled 0.75-1.25x and shifted up to 15% of its height,
+  gaps -2-8 px;
+* ``large``: a ``sizes_baselines`` number drawn 4x larger (the reader works at 256 px);
+* ``mixed``: everyday handwriting: gaps of 1-10 px (70%), touching (20%) or overlapping
+  by 2-3 px (10%), digits scaled 0.9-1.1x and shifted up to 5%;
+* ``len2``..``len6``: the ``sizes_baselines`` mix with 2, 3, 5 and 6 digits.
+
+Prints one JSON object: per condition the whole-number accuracy, the digit accuracy
+(1 - edit distance / digits), the share read with the right number of digits, the
+whole-number accuracy the classifier alone would reach on the same digits presented one
+by one (the ceiling for perfect segmentation), and the mean time per number; and the
+overall whole-number accuracy of the 4-digit conditions (target: at least 95%).
+
+    python bench/read_numbers.py [--n 150] [--seed 0] [--data mnist.npz] [--model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from digitrec import load_model  # noqa: E402
+from digitrec.data import load_mnist  # noqa: E402
+from digitrec.normalize import mnist_from_ink  # noqa: E402
+from digitrec.segment import read_number  # noqa: E402
+
+#: Gaps of the ``mixed`` condition: (range px, probability).
+MIXED_GAPS = (((1, 10), 0.7), ((-1, 0), 0.2), ((-3, -2), 0.1))
+#: name -> (digits, gap range px (or weighted ranges), scale range, baseline shift (fraction of height), upscale)
+CONDITIONS = {
+    "spaced": (4, (4, 10), (1.0, 1.0), 0.0, 1),
+    "close": (4, (1, 3), (1.0, 1.0), 0.0, 1),
+    "touching": (4, (-1, 0), (1.0, 1.0), 0.0, 1),
+    "overlap": (4, (-4, -2), (1.0, 1.0), 0.0, 1),
+    "sizes_baselines": (4, (-2, 8), (0.75, 1.25), 0.15, 1),
+    "large": (4, (-2, 8), (0.75, 1.25), 0.15, 4),
+    "mixed": (4, MIXED_GAPS, (0.9, 1.1), 0.05, 1),
+    "len2": (2, (-2, 8), (0.75, 1.25), 0.15, 1),
+    "len3": (3, (-2, 8), (0.75, 1.25), 0.15, 1),
+    "len5": (5, (-2, 8), (0.75, 1.25), 0.15, 1),
+    "len6": (6, (-2, 8), (0.75, 1.25), 0.15, 1),
+}
+MARGIN = 8
+
+
+def compose(digits: list[np.ndarray], rng: np.random.Generator, gap: tuple[int, int],
+            scale: tuple[float, float], shift: float, upscale: int) -> Image.Image:
+    """Dark-on-white image of the digits (uint8 MNIST ink arrays) side by side."""
+    pieces = []
+    for d in digits:
+        rows, cols = np.nonzero(d > 0)
+        crop = d[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+        k = rng.uniform(*scale)
+        if k != 1.0:
+            size = (max(1, round(crop.shape[1] * k)), max(1, round(crop.shape[0] * k)))
+            crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR))
+        pieces.append(crop.astype(np.float32) / 255.0)
+    height = max(p.shape[0] for p in pieces)
+    offsets = [int(round(rng.uniform(-shift, shift) * p.shape[0])) for p in pieces]
+    gaps = [_gap(gap, rng) for _ in pieces[1:]]
+    width = sum(p.shape[1] for p in pieces) + sum(gaps)
+    top_room = max(0, -min(offsets)) + MARGIN
+    canvas = np.zeros((height + top_room + max(0, max(offsets)) + MARGIN, width + 2 * MARGIN), np.float32)
+    x = MARGIN
+    for p, dy, g in zip(pieces, offsets, [*gaps, 0]):
+        y = top_room + (height - p.shape[0]) + dy  # bottom-aligned on the baseline, then shifted
+        region = canvas[y: y + p.shape[0], x: x + p.shape[1]]
+        np.maximum(region, p, out=region)
+        x += p.shape[1] + g
+    img = Image.fromarray(np.round(255 * (1 - canvas)).astype(np.uint8), "L")
+    if upscale > 1:
+        img = img.resize((img.width * upscale, img.height * upscale), Image.Resampling.BICUBIC)
+    return img
+
+
+def _gap(spec, rng: np.random.Generator) -> int:
+    """A gap from a (low, high) range, or from weighted ranges ((low, high), p)."""
+    if isinstance(spec[0], tuple):
+        ranges, weights = zip(*spec)
+        spec = ranges[int(rng.choice(len(ranges), p=np.asarray(weights) / sum(weights)))]
+    return int(rng.integers(spec[0], spec[1] + 1))
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
+    parser.add_argument("--n", type=int, default=60, help="numbers per condition")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default=None, help="artifacts dir (default: bundled)")
+    parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated subset")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="MNIST split the digits come from (tune on train, report on test)")
+    parser.add_argument("--show-errors", type=int, default=0, help="save up to this many misreads to /tmp")
+    args = parser.parse_args()
+
+    data = load_mnist(args.data)
+    x_digits, y_digits = (data.x_test, data.y_test) if args.split == "test" else (data.x_train, data.y_train)
+    classifier = load_model(args.model)
+    rng = np.random.default_rng(args.seed)
+    results: dict[str, dict] = {}
+    four = [0, 0]
+    saved = 0
+    start_all = time.perf_counter()
+    for name in args.conditions.split(","):
+        length, gap, scale, shift, upscale = CONDITIONS[name]
+        right = edits = digits_total = count_right = ceiling_right = 0
+        elapsed = 0.0
+        for _ in range(args.n):
+            idx = rng.choice(len(x_digits), size=length, replace=False)
+            truth = "".join(str(int(d)) for d in y_digits[idx])
+            img = compose(list(x_digits[idx]), rng, gap, scale, shift, upscale)
+            t = time.perf_counter()
+            reading = read_number(classifier, img)
+            elapsed += time.perf_counter() - t
+            alone = classifier.predict_proba_normalized(
+                np.stack([mnist_from_ink(x.astype(np.float32) / 255.0) for x in x_digits[idx]])
+            ).argmax(axis=1)
+            ceiling_right += "".join(classifier.classes[i] for i in alone) == truth
+            right += reading.number == truth
+            count_right += len(reading.number) == length
+            edits += min(edit_distance(reading.number, truth), length)
+            digits_total += length
+            if reading.number != truth and saved < args.show_errors:
+                img.save(f"/tmp/numbers_err_{saved}_{name}_{truth}_{reading.number}.png")
+                saved += 1
+        results[name] = {
+            "digits": length,
+            "n": args.n,
+            "number_accuracy": round(right / args.n, 4),
+            "digit_accuracy": round(1 - edits / digits_total, 4),
+            "digit_count_accuracy": round(count_right / args.n, 4),
+            "classifier_alone_number_accuracy": round(ceiling_right / args.n, 4),
+            "ms_per_number": round(1000 * elapsed / args.n, 1),
+        }
+        if length == 4:
+            four[0] += right
+            four[1] += args.n
+    print(json.dumps({
+        "model": classifier.origin,
+        "seed": args.seed,
+        "split": args.split,
+        "four_digit_number_accuracy": round(four[0] / four[1], 4) if four[1] else None,
+        "four_digit_conditions": [name for name, c in results.items() if c["digits"] == 4],
+        "target_four_digit": 0.95,
+        "conditions": results,
+        "seconds": round(time.perf_counter() - start_all, 1),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

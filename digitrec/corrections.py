@@ -1,0 +1,354 @@
+"""Learning from corrections: store the digits users correct, durably, for later training.
+
+A correction store is a directory holding, per correction, the original image file
+(``<id>.png``, or the uploaded file's own format when given bytes) and the normalized
+28x28 model input (``<id>.npy``, float32), plus one JSON line per correction in
+``corrections.jsonl``::
+
+    {"id": "...", "time": "2026-01-31T12:00:00.000000+00:00", "image": "<id>.png",
+     "normalized": "<id>.npy", "predicted": "7", "corrected": "1",
+     "model_revision": "owner/name@<sha>", "image_sha256": "..."}
+
+Writes are durable and atomic, and safe from many threads and processes at once:
+
+* each file is written to a temporary name in the directory, flushed and fsynced, then
+  moved into place with :func:`os.replace` (and the directory entry fsynced), so a file
+  is either absent or complete;
+* the JSON line is appended only after both files are in place, under an exclusive
+  :func:`fcntl.flock` on ``corrections.jsonl``, in one ``write`` on an ``O_APPEND``
+  descriptor, then fsynced: lines never interleave, and a line only ever refers to files
+  already on disk. A partial last line (a crash mid-write) is closed with a newline
+  before the next line is appended, so it never swallows a good line.
+
+:func:`load` reads the store back for training; corrupt lines (invalid JSON, a bad
+label, a missing or malformed ``.npy``) are skipped with a :class:`CorruptCorrectionWarning`
+naming the line, or raise with ``strict=True``. :func:`push_to_hub` uploads a consistent
+snapshot of the store to a Hugging Face *dataset* repo.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from digitrec.errors import DigitrecError
+
+log = logging.getLogger(__name__)
+
+#: The labels a correction may give.
+LABELS = tuple("0123456789")
+#: The log of corrections in a store directory, one JSON object per line.
+LOG_FILE = "corrections.jsonl"
+#: Formats kept as uploaded (file extension by PIL format); anything else is stored as PNG.
+_KEEP_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "BMP": "bmp", "WEBP": "webp", "TIFF": "tiff"}
+_TEMP_PREFIX = ".tmp-"
+
+
+class CorrectionError(DigitrecError, ValueError):
+    """A correction cannot be stored (bad label, bad image...) or the store is corrupt (``strict``)."""
+
+
+class CorruptCorrectionWarning(UserWarning):
+    """A line of ``corrections.jsonl`` (or a file it names) is unreadable and was skipped."""
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A file written under a temporary name, to move into place."""
+
+    temp: Path
+    final: Path
+
+
+class CorrectionStore:
+    """A directory of corrections; :meth:`add` may be called from many threads and processes."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.directory / LOG_FILE
+        self._thread_lock = threading.Lock()  # flock also excludes threads; this keeps it cheap
+
+    def add(
+        self,
+        image: Image.Image | bytes | bytearray,
+        normalized: np.ndarray,
+        predicted: str,
+        corrected: str,
+        model_revision: str,
+    ) -> str:
+        """Store one correction and return its id.
+
+        ``image`` is the original picture (a PIL image, saved as PNG, or the uploaded file's
+        bytes, kept as they are); ``normalized`` the (28, 28) model input; ``predicted`` the
+        label the model gave; ``corrected`` the right label, one of ``"0"``..``"9"``;
+        ``model_revision`` names the model that made the mistake (e.g. its origin).
+        Raises :class:`CorrectionError` for an invalid label, image or array.
+        """
+        corrected = validate_label(corrected)
+        array = _checked_normalized(normalized)
+        data, extension = _image_bytes(image)
+        correction_id = uuid.uuid4().hex
+        names = {"image": f"{correction_id}.{extension}", "normalized": f"{correction_id}.npy"}
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        pending = [
+            self._write_temp(data, self.directory / names["image"]),
+            self._write_temp(buffer.getvalue(), self.directory / names["normalized"]),
+        ]
+        try:
+            for item in pending:
+                os.replace(item.temp, item.final)
+            _fsync_directory(self.directory)
+        except BaseException:
+            for item in pending:
+                item.temp.unlink(missing_ok=True)
+            raise
+        record = {
+            "id": correction_id,
+            "time": datetime.now(UTC).isoformat(),
+            "image": names["image"],
+            "normalized": names["normalized"],
+            "predicted": "" if predicted is None else str(predicted),
+            "corrected": corrected,
+            "model_revision": "" if model_revision is None else str(model_revision),
+            "image_sha256": hashlib.sha256(data).hexdigest(),
+        }
+        self._append(json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n")
+        log.info("stored correction %s: %s -> %s", correction_id, record["predicted"], corrected)
+        return correction_id
+
+    def load(self, strict: bool = False) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """:func:`load` of this store's directory."""
+        return load(self.directory, strict=strict)
+
+    def __len__(self) -> int:
+        return len(self.load()[2])
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _write_temp(self, data: bytes, final: Path) -> _Pending:
+        fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=final.suffix, dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        return _Pending(Path(name), final)
+
+    def _append(self, line: str) -> None:
+        payload = line.encode("utf-8")
+        with self._thread_lock:
+            fd = os.open(self.log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    size = os.fstat(fd).st_size
+                    if size and os.pread(fd, 1, size - 1) != b"\n":
+                        payload = b"\n" + payload  # close a partial line left by a crash
+                    written = os.write(fd, payload)
+                    while written < len(payload):  # regular files write fully; be safe anyway
+                        written += os.write(fd, payload[written:])
+                    os.fsync(fd)
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+
+def validate_label(label: Any) -> str:
+    """``label`` if it is one of ``"0"``..``"9"``; raises :class:`CorrectionError` otherwise."""
+    if not isinstance(label, str) or label not in LABELS:
+        raise CorrectionError(f"Invalid correction {label!r}: the corrected label must be one of \"0\"..\"9\".")
+    return label
+
+
+def load(directory: str | os.PathLike, strict: bool = False) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """The corrections in ``directory``: images (n, 28, 28) float32, labels (n,) int64, records.
+
+    Records are the JSON lines, in order. A corrupt line (invalid JSON, missing fields,
+    a label outside "0".."9", a missing or malformed ``.npy``) is skipped with a
+    :class:`CorruptCorrectionWarning` naming the file and line; with ``strict=True`` it
+    raises :class:`CorrectionError` instead. A missing store loads as empty.
+    """
+    directory = Path(directory)
+    path = directory / LOG_FILE
+    images: list[np.ndarray] = []
+    records: list[dict[str, Any]] = []
+    problems: list[str] = []
+    if path.is_file():
+        with open(path, "rb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)  # no half-appended line is read
+            try:
+                raw = handle.read()
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                record, array = _parse(line, directory)
+            except ValueError as exc:
+                problems.append(f"{path}, line {number}: {exc}")
+                continue
+            records.append(record)
+            images.append(array)
+    for problem in problems:
+        if strict:
+            raise CorrectionError(f"Corrupt correction store: {problem}")
+        warnings.warn(f"skipped a corrupt correction: {problem}", CorruptCorrectionWarning, stacklevel=2)
+        log.warning("skipped a corrupt correction: %s", problem)
+    stacked = np.stack(images).astype(np.float32) if images else np.empty((0, 28, 28), np.float32)
+    labels = np.array([int(r["corrected"]) for r in records], dtype=np.int64)
+    return stacked, labels, records
+
+
+def _parse(line: bytes, directory: Path) -> tuple[dict[str, Any], np.ndarray]:
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not valid JSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    missing = [key for key in ("id", "image", "normalized", "corrected") if not isinstance(record.get(key), str)]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(missing)}")
+    if record["corrected"] not in LABELS:
+        raise ValueError(f"invalid label {record['corrected']!r}")
+    for key in ("image", "normalized"):
+        name = record[key]
+        if Path(name).name != name or name.startswith("."):
+            raise ValueError(f"{key} file name {name!r} is not a plain file name")
+        if not (directory / name).is_file():
+            raise ValueError(f"{key} file {name} is missing")
+    try:
+        array = np.load(directory / record["normalized"], allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{record['normalized']} is unreadable ({exc})") from None
+    if array.shape != (28, 28) or not np.isfinite(array).all():
+        raise ValueError(f"{record['normalized']} has shape {array.shape} or invalid values, expected (28, 28)")
+    return record, array.astype(np.float32)
+
+
+def _checked_normalized(normalized: Any) -> np.ndarray:
+    try:
+        array = np.asarray(normalized, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise CorrectionError("The normalized image must be a (28, 28) array of numbers.") from None
+    if array.shape != (28, 28):
+        raise CorrectionError(f"The normalized image must have shape (28, 28), got {array.shape}.")
+    if not np.isfinite(array).all():
+        raise CorrectionError("The normalized image contains NaN or infinite values.")
+    return array
+
+
+def _image_bytes(image: Any) -> tuple[bytes, str]:
+    """The bytes to store for ``image`` and their file extension."""
+    if isinstance(image, Image.Image):
+        buffer = io.BytesIO()
+        frame = image if image.mode in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16") else image.convert("RGBA")
+        frame.save(buffer, format="PNG")
+        return buffer.getvalue(), "png"
+    if isinstance(image, (bytes, bytearray)):
+        data = bytes(image)
+        if not data:
+            raise CorrectionError("The image is empty (0 bytes).")
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                fmt = opened.format
+        except Exception:
+            raise CorrectionError("The image bytes are not a readable image file.") from None
+        if fmt in _KEEP_FORMATS:
+            return data, _KEEP_FORMATS[fmt]
+        raise CorrectionError(f"Unsupported image format {fmt}; send PNG, JPEG, GIF, BMP, WebP or TIFF.")
+    raise CorrectionError(f"Expected a PIL image or image file bytes, got {type(image).__name__}.")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make renames in ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- the Hub ------------------------------------------------------------------------------------
+
+
+def push_to_hub(directory: str | os.PathLike, repo_id: str, *, private: bool = True, token: str | None = None,
+                message: str | None = None, api: Any = None) -> str:
+    """Upload the correction store to the Hugging Face *dataset* repo ``repo_id``; returns the commit URL.
+
+    Uploads a consistent snapshot: ``corrections.jsonl`` as it is (read under the lock,
+    up to its last complete line) and the files its lines refer to; temporary files are
+    never uploaded. The repo is created (private by default) if missing. ``token``
+    defaults to ``HF_TOKEN`` or ``hf auth login``; ``api`` is an ``HfApi`` to use instead.
+    Raises :class:`~digitrec.errors.HubError` with an actionable message on failure.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from digitrec.errors import HubError
+    from digitrec.hub import _push_error
+
+    directory = Path(directory)
+    log_path = directory / LOG_FILE
+    if not log_path.is_file():
+        raise HubError(f"{directory} holds no {LOG_FILE}; nothing was pushed")
+    with open(log_path, "rb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        try:
+            raw = handle.read()
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    raw = raw[: raw.rfind(b"\n") + 1]
+    api = api or HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="digitrec-corrections-") as snapshot:
+        snapshot_dir = Path(snapshot)
+        (snapshot_dir / LOG_FILE).write_bytes(raw)
+        for line in raw.split(b"\n"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            for key in ("image", "normalized"):
+                name = record.get(key) if isinstance(record, dict) else None
+                if isinstance(name, str) and Path(name).name == name and (directory / name).is_file():
+                    shutil.copy2(directory / name, snapshot_dir / name)
+        try:
+            api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+            info = api.upload_folder(
+                repo_id=repo_id, repo_type="dataset", folder_path=str(snapshot_dir),
+                commit_message=message or "Add digit corrections",
+            )
+        except HfHubHTTPError as exc:
+            raise _push_error(exc, repo_id, token or "") from exc
+        except (OSError, ValueError) as exc:
+            raise HubError(f"push of the corrections to {repo_id} failed ({exc.__class__.__name__}); "
+                           "nothing was committed") from exc
+    return str(getattr(info, "commit_url", info))

@@ -1,0 +1,668 @@
+"""Read whole numbers: split an image of several digits into digits and classify each.
+
+The image goes through the same ink map as single digits (:func:`digitrec.normalize.ink_map`,
+at most ``WORK_SIZE`` pixels on its longer side), then:
+
+1. **Components.** The ink is thresholded (Otsu, as for single digits) and split into
+   8-connected components; specks (tiny next to the largest component) are dropped.
+2. **Broken strokes.** Components whose horizontal extents overlap strongly are parts of
+   one digit (the bar of a 5 drawn apart, a loop not quite closed, a piece above or below
+   another) and are merged, unless both are full-height marks that merely overlap at their
+   edges (slanted neighbours). Small isolated marks left over are ignored.
+3. **Touching digits.** With the line's digit height ``H`` (median height of the large
+   clusters), a cluster that may hold several digits is cut along top-to-bottom paths
+   that cross as little ink as possible (so slanted and overlapping neighbours are
+   separated along their real boundary, not a straight column). For each number of
+   digits, dynamic programming picks the cuts minimizing a cost: ink crossed (in stroke
+   widths), and per digit a shape cost (too wide for the line height or for the line's
+   typical digit width, too narrow, too short compared with ``H``). A cheap cut with
+   full-height ink on both sides (two digits touching) earns a bonus; a cluster no wider
+   than one digit may be is only cut at such places (a 1 leaning on a 4).
+4. **Gaps inside a digit.** Neighbouring clusters where one is much shorter than the
+   other and the gap is tiny (a 4 whose bar stops short of its stem) may be one digit.
+5. **Best reading.** Every candidate digit is normalized with :func:`mnist_from_ink` and
+   all are classified in one model call (candidates competing with another reading of
+   the same ink also slightly shifted and rotated); the reading of the whole line
+   minimizing the shape and cut costs plus each digit's doubt (``-log`` of its label's
+   mean probability over those copies) wins. Geometry carries most of the decision: the
+   bundled model's probabilities are about 0.98 for nearly any input with a clear vote
+   winner, so they tell a wrong cut from a right one only weakly.
+
+Boxes are reported in the coordinates of the input image (after EXIF orientation) as
+``(left, top, right, bottom)`` with right and bottom exclusive, like :meth:`PIL.Image.crop`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+from skimage.morphology import skeletonize
+
+from digitrec.errors import InvalidImageError
+from digitrec.normalize import (
+    MIN_CONTRAST,
+    ImageInput,
+    ink_map,
+    mnist_from_ink,
+    open_image,
+)
+
+#: Components smaller than this fraction of the largest one's area are specks.
+SPECK_AREA = 0.03
+#: Two components are one digit when their horizontal overlap is at least this fraction of
+#: the narrower one's width...
+MERGE_OVERLAP = 0.5
+#: ...unless both are at least this fraction of the line height (two digits leaning into
+#: each other) and the overlap is less than ``NESTED`` of the wider one's width.
+TALL = 0.75
+NESTED = 0.6
+#: Pieces flatter than this fraction of the line height are parts of a digit, not digits.
+FLAT = 0.35
+#: Clusters whose height and width are both below this fraction of the digit height are ignored.
+SMALL_PIECE = 0.3
+#: Clusters narrower than this many digit heights (and not wide for their own height) are one digit.
+SPLIT_WIDTH = 0.7
+#: Width (in line heights) above which one digit becomes unlikely, and how fast.
+MAX_ASPECT, ASPECT_SCALE = 1.05, 0.15
+#: Width (in typical digit widths of the line) above which one digit becomes unlikely, and
+#: how fast. The typical width is the median width of the line's separate digits, within
+#: ``TYPICAL_WIDTH`` line heights (its middle value when there are fewer than two).
+MAX_WIDTH, WIDTH_SCALE = 1.35, 0.2
+TYPICAL_WIDTH = (0.7, 0.7, 0.85)
+#: Narrowest digit (a 1), and shortest digit, in line heights.
+MIN_WIDTH, MIN_HEIGHT = 0.1, 0.55
+#: Cost of each digit read (favours fewer digits when cuts are otherwise free).
+DIGIT_COST = 0.25
+#: Cost per stroke width of ink crossed by a cut.
+CUT_COST = 0.5
+#: A cut crossing at most ``BETWEEN_STROKES`` stroke widths with ink spanning at least
+#: ``BETWEEN_HEIGHT`` of the cluster's height within ``BETWEEN_WINDOW`` line heights on
+#: both sides is likely the contact of two touching digits: it earns ``BETWEEN_BONUS``.
+BETWEEN_STROKES, BETWEEN_HEIGHT, BETWEEN_WINDOW, BETWEEN_BONUS = 1.3, 0.8, 0.35, 0.75
+#: Weight of ``-log p`` (the classifier's doubt about a digit) in the reading's cost.
+DOUBT_WEIGHT = 1.0
+#: Cut candidates tried per wide cluster, and how far (in line heights) a cut path may wander.
+MAX_CUTS = 14
+PATH_WANDER = 0.25
+#: A piece at most this fraction of its neighbour's height, separated by at most ``PART_GAP``
+#: line heights, may be part of the neighbour's digit.
+PART_HEIGHT, PART_GAP = 0.85, 0.12
+#: Most digits read in one image (more separate marks than this is not a number).
+MAX_DIGITS = 40
+_EMPTY_MESSAGE = "No number found: the image is empty or has no visible ink."
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of a number: its label, the model's probability for it, and where it is."""
+
+    label: str
+    confidence: float
+    box: Box  # (left, top, right, bottom) in input-image pixels, right/bottom exclusive
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "confidence": float(self.confidence), "box": [int(v) for v in self.box]}
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """The digits read in an image, left to right, and the number they spell."""
+
+    number: str
+    digits: list[DigitReading] = field(default_factory=list)
+    #: The (28, 28) model input of each digit, in the same order (for previews, corrections).
+    normalized: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def confidence(self) -> float:
+        """Probability that every digit is right (product of the digit confidences)."""
+        return float(np.prod([d.confidence for d in self.digits])) if self.digits else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"number": "2026", "digits": [{"label", "confidence", "box"}, ...]}`` (JSON-ready)."""
+        return {"number": self.number, "digits": [d.as_dict() for d in self.digits]}
+
+
+@dataclass
+class _Cluster:
+    """Component labels forming one piece of ink, and its bounding box in ink-map pixels."""
+
+    labels: list[int]
+    y0: int
+    x0: int
+    y1: int  # exclusive
+    x1: int  # exclusive
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2.0
+
+    def absorb(self, other: _Cluster) -> None:
+        self.labels += other.labels
+        self.y0, self.x0 = min(self.y0, other.y0), min(self.x0, other.x0)
+        self.y1, self.x1 = max(self.y1, other.y1), max(self.x1, other.x1)
+
+
+@dataclass
+class _Segment:
+    """A candidate digit: its ink (cropped, other digits removed) and box in ink-map pixels."""
+
+    crop: np.ndarray
+    box: Box
+    image: np.ndarray | None = None  # normalized (28, 28), once computed
+    probabilities: np.ndarray | None = None  # class probabilities, once classified
+    doubt: float = 0.0  # -log top probability, once classified
+
+
+@dataclass
+class _Reading:
+    """A way of reading some consecutive clusters: its digits and its shape cost."""
+
+    start: int
+    stop: int
+    segments: list[_Segment]
+    cost: float
+
+
+def read_number(classifier: Any, image: ImageInput) -> NumberReading:
+    """Read the number written in ``image`` (PIL image, array, path or bytes).
+
+    ``classifier`` is a :class:`~digitrec.classifier.DigitClassifier` (anything with
+    ``predict_proba_normalized`` and ``classes``). Raises :class:`InvalidImageError` when
+    the image cannot be opened or has no ink.
+    """
+    img = open_image(image)
+    ink = ink_map(img)
+    scale = (img.width / ink.shape[1], img.height / ink.shape[0])
+    return read_ink(classifier, ink, scale=scale, size=img.size)
+
+
+def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0, 1.0),
+             size: tuple[int, int] | None = None) -> NumberReading:
+    """Read the number in an ink map (2-D, 1 = ink); boxes are multiplied by ``scale`` (x, y)
+    and clipped to ``size`` (width, height) when given."""
+    ink = np.asarray(ink, dtype=np.float32)
+    if ink.ndim != 2 or min(ink.shape) < 1:
+        raise InvalidImageError(f"Expected a 2-D ink map, got shape {ink.shape}.")
+    if not np.isfinite(ink).all():
+        raise InvalidImageError("The image contains invalid (NaN or infinite) values.")
+    peak = float(ink.max())
+    if peak < MIN_CONTRAST:
+        raise InvalidImageError(_EMPTY_MESSAGE)
+    ink = ink / peak
+    labels, clusters = _clusters(ink)
+    if not clusters:
+        raise InvalidImageError(_EMPTY_MESSAGE)
+    if len(clusters) > MAX_DIGITS:
+        raise InvalidImageError(
+            f"Too many separate marks ({len(clusters)}) to read as a number; send at most {MAX_DIGITS} digits."
+        )
+    height = _digit_height(clusters)
+    typical = _typical_width(clusters, height)
+    owner = _owner_map(labels)
+    readings: list[_Reading] = []
+    for i, cluster in enumerate(clusters):
+        readings += _split_readings(i, cluster, ink, owner, labels, height, typical)
+    readings += _part_readings(clusters, ink, owner, labels, height, typical)
+    _classify(classifier, [s for r in readings for s in r.segments], _competing(readings))
+    path = _best_path(readings, len(clusters))
+    classes = list(classifier.classes)
+    digits, images = [], []
+    for segment in (s for r in path for s in r.segments):
+        p = segment.probabilities
+        best = int(np.argmax(p))
+        digits.append(DigitReading(classes[best], float(p[best]), _scaled_box(segment.box, scale, size)))
+        images.append(segment.image)
+    if not digits:
+        raise InvalidImageError(_EMPTY_MESSAGE)
+    return NumberReading("".join(d.label for d in digits), digits, images)
+
+
+# -- components ---------------------------------------------------------------------------------
+
+
+def _ink_mask(ink: np.ndarray) -> np.ndarray:
+    level = 0.5
+    if ink.min() < ink.max():
+        level = max(0.25, min(0.6, float(threshold_otsu(ink))))
+    return ink >= level
+
+
+def _clusters(ink: np.ndarray) -> tuple[np.ndarray, list[_Cluster]]:
+    """Component labels, and the clusters (components merged per digit) left to right."""
+    mask = _ink_mask(ink)
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return labels, []
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    slices = ndimage.find_objects(labels)
+    keep = [k for k in range(n) if areas[k] >= max(2, SPECK_AREA * areas.max())]
+    if len(keep) < n:  # drop specks from the label image too
+        labels = np.where(np.isin(labels, np.asarray(keep) + 1), labels, 0)
+    clusters = [
+        _Cluster([k + 1], slices[k][0].start, slices[k][1].start, slices[k][0].stop, slices[k][1].stop)
+        for k in keep
+    ]
+    line = _digit_height(clusters)
+    merged = True
+    while merged:  # merge until no two clusters overlap strongly (merging widens extents)
+        merged = False
+        clusters.sort(key=lambda c: c.x0)
+        for i in range(len(clusters)):
+            for j in range(i + 1, len(clusters)):
+                if clusters[j].x0 >= clusters[i].x1:
+                    break
+                if _one_digit(clusters[i], clusters[j], line):
+                    clusters[i].absorb(clusters.pop(j))
+                    merged = True
+                    break
+            if merged:
+                break
+    line = _digit_height(clusters)
+    # flat pieces (the detached bar of a 5, a stroke's loose end) join the digit they lie on
+    flat = [c for c in clusters if c.height < FLAT * line]
+    rest = [c for c in clusters if c.height >= FLAT * line]
+    for piece in flat:
+        host = _host(piece, rest, line)
+        if host is not None:
+            host.absorb(piece)
+        elif max(piece.height, piece.width) >= SMALL_PIECE * line:
+            rest.append(piece)
+    clusters = [c for c in rest if max(c.height, c.width) >= SMALL_PIECE * line or c.height >= 0.5 * line]
+    clusters.sort(key=lambda c: c.cx)
+    return labels, clusters
+
+
+def _one_digit(a: _Cluster, b: _Cluster, line: float) -> bool:
+    """Whether two clusters overlap horizontally enough to be parts of one digit."""
+    narrow, wide = (a, b) if a.width <= b.width else (b, a)
+    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    if overlap < MERGE_OVERLAP * narrow.width:
+        return False
+    if min(a.height, b.height) >= TALL * line and overlap < NESTED * wide.width:
+        return False  # two full-height marks overlapping at their edges: slanted neighbours
+    return True
+
+
+def _host(piece: _Cluster, clusters: list[_Cluster], line: float) -> _Cluster | None:
+    """The cluster a flat piece belongs to: the one it overlaps most horizontally, or the nearest."""
+    best, best_overlap = None, -PART_GAP * line
+    for c in clusters:
+        overlap = min(piece.x1, c.x1) - max(piece.x0, c.x0)  # negative: a gap
+        vertical_gap = max(c.y0 - piece.y1, piece.y0 - c.y1, 0)
+        if vertical_gap <= 0.3 * line and overlap > best_overlap:
+            best, best_overlap = c, overlap
+    return best
+
+
+def _digit_height(clusters: list[_Cluster]) -> float:
+    """Typical digit height of the line: median height of the clusters at least half the tallest."""
+    if not clusters:
+        return 1.0
+    tallest = max(c.height for c in clusters)
+    return float(np.median([c.height for c in clusters if c.height >= 0.5 * tallest]))
+
+
+def _owner_map(labels: np.ndarray) -> np.ndarray:
+    """Each pixel's nearest component label (within 2 pixels), so anti-aliased edges go along."""
+    distance, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+    owner = labels[iy, ix]
+    owner[distance > 2.0] = 0
+    return owner
+
+
+# -- candidate readings ---------------------------------------------------------------------------
+
+
+def _typical_width(clusters: list[_Cluster], line: float) -> float:
+    """Median width of the line's clusters that look like single digits, in pixels."""
+    low, default, high = TYPICAL_WIDTH
+    singles = [c.width for c in clusters if c.width <= 1.1 * max(line, c.height) and c.height >= 0.6 * line]
+    if len(singles) < 2:
+        return default * line
+    return float(np.clip(np.median(singles), low * line, high * line))
+
+
+def _shape_cost(width: float, height: float, line: float, typical: float) -> float:
+    """How unlike one digit a box of this size is (``DIGIT_COST`` for ordinary digits).
+
+    Wide digits are squashed (their height shrinks), so width is judged against the line
+    height (or the box's own height when taller) and the line's typical digit width, not
+    against the box's height.
+    """
+    cost = DIGIT_COST
+    relative = width / max(height, line, 1.0)
+    if relative > MAX_ASPECT:
+        cost += ((relative - MAX_ASPECT) / ASPECT_SCALE) ** 2
+    if width > MAX_WIDTH * typical:
+        cost += ((width / typical - MAX_WIDTH) / WIDTH_SCALE) ** 2
+    if width < MIN_WIDTH * line:
+        cost += min(10.0, ((MIN_WIDTH * line - width) / (0.04 * line)) ** 2)
+    if height < MIN_HEIGHT * line:
+        cost += min(10.0, ((MIN_HEIGHT * line - height) / (0.1 * line)) ** 2)
+    return cost
+
+
+def _region(cluster: _Cluster, ink: np.ndarray, pad: int = 2) -> tuple[slice, slice]:
+    return (slice(max(0, cluster.y0 - pad), min(ink.shape[0], cluster.y1 + pad)),
+            slice(max(0, cluster.x0 - pad), min(ink.shape[1], cluster.x1 + pad)))
+
+
+def _segment(ink: np.ndarray, own: np.ndarray, core: np.ndarray, origin: tuple[int, int]) -> _Segment | None:
+    """The segment of ``ink`` (a region at ``origin`` (y, x)) covered by ``own``; None if no core ink."""
+    if not core.any():
+        return None
+    rows, cols = np.nonzero(core)
+    y0, x0 = origin
+    box = (x0 + int(cols.min()), y0 + int(rows.min()), x0 + int(cols.max()) + 1, y0 + int(rows.max()) + 1)
+    return _Segment(np.where(own, ink, 0.0).astype(np.float32), box)
+
+
+def _split_readings(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
+                    labels: np.ndarray, line: float, typical: float) -> list[_Reading]:
+    """Readings of one cluster as 1, 2, ... digits (the best cuts for each count)."""
+    rows, cols = _region(cluster, ink)
+    own = np.isin(owner[rows, cols], cluster.labels)
+    core = np.isin(labels[rows, cols], cluster.labels)
+    region_ink = np.where(own, ink[rows, cols], 0.0)
+    origin = (rows.start, cols.start)
+    whole = _segment(region_ink, own, core, origin)
+    if whole is None:
+        return []
+    whole_cost = _shape_cost(cluster.width, cluster.height, line, typical)
+    readings = [_Reading(index, index + 1, [whole], whole_cost)]
+    if cluster.width <= SPLIT_WIDTH * max(line, cluster.height) and cluster.width <= MAX_WIDTH * typical:
+        return readings
+    paths, costs = _cut_paths(region_ink, core, line)
+    bonuses = [_between_digits(core, path, c, line) for path, c in zip(paths, costs)]
+    if whole_cost <= DIGIT_COST:
+        # as wide as one digit may be: split only where two full-height digits touch
+        kept = [k for k, bonus in enumerate(bonuses) if bonus > 0]
+        paths, costs, bonuses = [paths[k] for k in kept], [costs[k] for k in kept], [bonuses[k] for k in kept]
+    if not paths:
+        return readings
+    h, w = core.shape
+    xs = np.arange(w)[None, :]
+    left_edge = np.full(h, -1)
+    right_edge = np.full(h, w)
+    bounds = [left_edge, *paths, right_edge]
+    bound_costs = [0.0, *(CUT_COST * c - bonus for c, bonus in zip(costs, bonuses)), 0.0]
+    n = len(bounds)
+    pieces: dict[tuple[int, int], tuple[float, _Segment]] = {}
+    for a in range(n - 1):
+        for b in range(a + 1, n):
+            if a == 0 and b == n - 1:
+                continue  # the whole cluster, already a reading
+            keep = (xs >= bounds[a][:, None]) & (xs < bounds[b][:, None])
+            piece_core = core & keep
+            if not piece_core.any():
+                continue
+            r, c = np.nonzero(piece_core)
+            width, height = int(c.max() - c.min() + 1), int(r.max() - r.min() + 1)
+            if width > 1.6 * line:
+                continue
+            segment = _segment(region_ink * keep, own & keep, piece_core, origin)
+            pieces[(a, b)] = (_shape_cost(width, height, line, typical), segment)
+    # best[k][b]: least cost of covering up to bound b with k pieces
+    max_k = min(len(paths) + 1, max(2, int(cluster.width / (MIN_WIDTH * 2 * line))))
+    best = [[(math.inf, None)] * n for _ in range(max_k + 1)]
+    best[0][0] = (0.0, None)
+    for k in range(1, max_k + 1):
+        for b in range(1, n):
+            for a in range(b):
+                prev = best[k - 1][a][0]
+                if prev == math.inf or (a, b) not in pieces:
+                    continue
+                cost = prev + pieces[(a, b)][0] + bound_costs[a]
+                if cost < best[k][b][0]:
+                    best[k][b] = (cost, a)
+    for k in range(2, max_k + 1):
+        cost, _ = best[k][n - 1]
+        if cost == math.inf:
+            continue
+        segments, b, kk = [], n - 1, k
+        while kk > 0:
+            a = best[kk][b][1]
+            segments.append(pieces[(a, b)][1])
+            b, kk = a, kk - 1
+        readings.append(_Reading(index, index + 1, segments[::-1], cost))
+    return readings
+
+
+def _between_digits(core: np.ndarray, path: np.ndarray, cost: float, line: float) -> float:
+    """``BETWEEN_BONUS`` if a cut looks like the contact between two touching digits, else 0.
+
+    That is a cheap cut (at most ``BETWEEN_STROKES`` strokes crossed) with ink reaching
+    nearly the full height of the cluster right next to it on both sides (two full-height
+    digits side by side); cuts through one digit cross two or more strokes (a 0, an 8) or
+    leave a short part on one side (the bar of a 4 or a 7, the loop of a 9).
+    """
+    if cost > BETWEEN_STROKES:
+        return 0.0
+    rows_with_ink = np.flatnonzero(core.any(axis=1))
+    full = rows_with_ink.max() - rows_with_ink.min() + 1
+    reach = max(2, int(round(BETWEEN_WINDOW * line)))
+    xs = np.arange(core.shape[1])[None, :]
+    cut = path[:, None]
+    for side in ((xs >= cut - reach) & (xs < cut), (xs >= cut) & (xs < cut + reach)):
+        rows = np.flatnonzero((core & side).any(axis=1))
+        if len(rows) == 0 or rows.max() - rows.min() + 1 < BETWEEN_HEIGHT * full:
+            return 0.0
+    return BETWEEN_BONUS
+
+
+def _cut_paths(intensity: np.ndarray, core: np.ndarray, line: float) -> tuple[list[np.ndarray], list[float]]:
+    """Top-to-bottom cut paths through a cluster crossing little ink, left to right.
+
+    Returns the paths (for each row, the first column right of the cut) and their costs
+    in stroke widths of ink crossed. One path per local minimum of cost along the
+    cluster, at most ``MAX_CUTS``, none within ``MIN_WIDTH`` line heights of the ink's ends.
+    """
+    h, w = intensity.shape
+    cols_with_ink = np.flatnonzero(core.any(axis=0))
+    margin = max(1, int(round(MIN_WIDTH * line)))
+    lo, hi = cols_with_ink.min() + margin, cols_with_ink.max() + 1 - margin
+    if hi <= lo:
+        return [], []
+    stroke = max(1.0, float(core.sum()) / max(1, int(skeletonize(core).sum())))
+    r = max(1, int(round(PATH_WANDER * line)))
+    offsets = np.arange(-r, r + 1)
+    centres = np.arange(lo, hi)
+    columns = centres[:, None] + offsets[None, :]
+    valid = (columns >= 0) & (columns < w)
+    columns = np.clip(columns, 0, w - 1)
+    drift = 0.02 * np.abs(offsets)[None, :]
+    weight = intensity.astype(np.float64)
+    big = 1e6
+    total = np.where(valid, weight[0][columns], big) + drift
+    back = np.zeros((h, len(centres), len(offsets)), dtype=np.int8)
+    for y in range(1, h):
+        stay = total
+        from_left = np.concatenate([np.full((len(centres), 1), big), total[:, :-1]], axis=1) + 0.05
+        from_right = np.concatenate([total[:, 1:], np.full((len(centres), 1), big)], axis=1) + 0.05
+        options = np.stack([from_left, stay, from_right])
+        choice = options.argmin(axis=0)
+        total = options.min(axis=0) + np.where(valid, weight[y][columns], big) + drift
+        back[y] = choice - 1
+    end = total.argmin(axis=1)
+    cost = total[np.arange(len(centres)), end] / stroke
+    paths = []
+    for i in range(len(centres)):
+        d = int(end[i])
+        path = np.empty(h, dtype=int)
+        for y in range(h - 1, -1, -1):
+            path[y] = centres[i] + offsets[d]
+            d += int(back[y, i, d]) if y else 0
+        paths.append(path)
+    # local minima of the cost along the cluster, cheapest first, distinct positions
+    order = sorted(range(len(centres)), key=lambda i: cost[i])
+    minima = [i for i in order
+              if (i == 0 or cost[i] <= cost[i - 1]) and (i == len(centres) - 1 or cost[i] <= cost[i + 1])]
+    chosen: list[int] = []
+    positions: list[float] = []
+    spacing = max(1.0, 0.08 * line)
+    for i in minima + order:
+        pos = float(paths[i].mean())
+        if all(abs(pos - q) >= spacing for q in positions):
+            chosen.append(i)
+            positions.append(pos)
+        if len(chosen) >= MAX_CUTS:
+            break
+    chosen.sort(key=lambda i: paths[i].mean())
+    return [paths[i] for i in chosen], [float(cost[i]) for i in chosen]
+
+
+def _part_readings(clusters: list[_Cluster], ink: np.ndarray, owner: np.ndarray, labels: np.ndarray,
+                   line: float, typical: float) -> list[_Reading]:
+    """Neighbouring clusters that may be one digit with a gap (a short piece beside a taller one)."""
+    readings = []
+    for i in range(len(clusters) - 1):
+        a, b = clusters[i], clusters[i + 1]
+        short, tall = (a, b) if a.height <= b.height else (b, a)
+        gap = max(b.x0 - a.x1, 0)
+        x0, x1 = min(a.x0, b.x0), max(a.x1, b.x1)
+        y0, y1 = min(a.y0, b.y0), max(a.y1, b.y1)
+        if (short.height > PART_HEIGHT * tall.height or gap > PART_GAP * line
+                or x1 - x0 > MAX_WIDTH * typical or y1 - y0 > 1.2 * tall.height):
+            continue
+        merged = _Cluster(a.labels + b.labels, y0, x0, y1, x1)
+        rows, cols = _region(merged, ink)
+        own = np.isin(owner[rows, cols], merged.labels)
+        core = np.isin(labels[rows, cols], merged.labels)
+        segment = _segment(np.where(own, ink[rows, cols], 0.0), own, core, (rows.start, cols.start))
+        cost = _shape_cost(x1 - x0, y1 - y0, line, typical) + 0.4 * gap / (PART_GAP * line)
+        readings.append(_Reading(i, i + 2, [segment], cost))
+    return readings
+
+
+def _classify(classifier: Any, segments: list[_Segment], checked: set[int]) -> None:
+    """Normalize and classify all candidate digits in one model call.
+
+    Segments in ``checked`` (ids of candidates competing with other readings of the same
+    ink) are also classified slightly shifted and rotated: their doubt is ``-log`` of the
+    mean probability of their label over these variants, since a real digit keeps its
+    label when moved a little while a wrong cut often does not.
+    """
+    usable = []
+    for segment in segments:
+        try:
+            segment.image = mnist_from_ink(segment.crop)
+            usable.append(segment)
+        except InvalidImageError:
+            segment.image = None
+    if not usable:
+        return
+    batch, owners = [], []
+    for k, segment in enumerate(usable):
+        variants = _variants(segment.image) if id(segment) in checked else [segment.image]
+        batch += variants
+        owners += [k] * len(variants)
+    probabilities = np.asarray(classifier.predict_proba_normalized(np.stack(batch)), dtype=float)
+    owners_arr = np.asarray(owners)
+    for k, segment in enumerate(usable):
+        rows = probabilities[owners_arr == k]
+        segment.probabilities = rows[0]
+        label = int(np.argmax(rows[0]))
+        segment.doubt = -math.log(max(float(rows[:, label].mean()), 1e-9))
+
+
+def _competing(readings: list[_Reading]) -> set[int]:
+    """Ids of the segments of readings whose clusters can also be read another way."""
+    covered: dict[int, int] = {}
+    for r in readings:
+        for i in range(r.start, r.stop):
+            covered[i] = covered.get(i, 0) + 1
+    return {id(s) for r in readings if any(covered[i] > 1 for i in range(r.start, r.stop)) for s in r.segments}
+
+
+def _variants(image: np.ndarray) -> list[np.ndarray]:
+    """The image and copies shifted by 2 pixels each way and rotated by 12 degrees each way."""
+    out = [image]
+    for shift in ((0, -2), (0, 2), (-2, 0), (2, 0)):
+        out.append(ndimage.shift(image, shift, order=1, mode="constant"))
+    for angle in (-12, 12):
+        out.append(ndimage.rotate(image, angle, reshape=False, order=1, mode="constant"))
+    return out
+
+
+def _best_path(readings: list[_Reading], n_clusters: int) -> list[_Reading]:
+    """The readings covering all clusters left to right with the least total cost."""
+    score = [math.inf] * (n_clusters + 1)
+    back: list[_Reading | None] = [None] * (n_clusters + 1)
+    score[0] = 0.0
+    for reading in sorted(readings, key=lambda r: r.start):
+        if score[reading.start] == math.inf or any(s.image is None for s in reading.segments):
+            continue
+        total = score[reading.start] + reading.cost + DOUBT_WEIGHT * sum(s.doubt for s in reading.segments)
+        if total < score[reading.stop]:
+            score[reading.stop], back[reading.stop] = total, reading
+    path: list[_Reading] = []
+    node = n_clusters
+    while node > 0:
+        reading = back[node]
+        if reading is None:  # a cluster no candidate could read (no usable ink): skip it
+            node -= 1
+            continue
+        path.append(reading)
+        node = reading.start
+    return path[::-1]
+
+
+def _scaled_box(box: Box, scale: tuple[float, float], size: tuple[int, int] | None) -> Box:
+    sx, sy = scale
+    x0, y0, x1, y1 = box
+    out = [int(math.floor(x0 * sx)), int(math.floor(y0 * sy)), int(math.ceil(x1 * sx)), int(math.ceil(y1 * sy))]
+    if size is not None:
+        out = [min(max(v, 0), size[i % 2]) for i, v in enumerate(out)]
+    return tuple(out)  # type: ignore[return-value]
+
+
+# -- drawing -----------------------------------------------------------------------------------
+
+
+def draw_boxes(image: ImageInput, reading: NumberReading) -> Image.Image:
+    """A copy of ``image`` (RGB) with each digit's box and its label and confidence drawn on it."""
+    img = open_image(image)
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        base = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        base.alpha_composite(img.convert("RGBA"))
+        img = base
+    out = img.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    line = max(1, round(max(out.size) / 200))
+    heights = [d.box[3] - d.box[1] for d in reading.digits]
+    font = _font(max(10, int(0.3 * (np.median(heights) if heights else 20))))
+    for digit in reading.digits:
+        colour = (0, 150, 60) if digit.confidence >= 0.5 else (220, 60, 30)
+        x0, y0, x1, y1 = digit.box
+        draw.rectangle([x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)], outline=colour, width=line)
+        text = f"{digit.label} {digit.confidence:.0%}"
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        text_h = bottom - top + 2
+        ty = y0 - text_h - line if y0 - text_h - line >= 0 else min(y1 + line, max(0, out.height - text_h))
+        draw.rectangle([x0, ty, x0 + right - left + 2, ty + text_h], fill=colour)
+        draw.text((x0 + 1 - left, ty + 1 - top), text, fill=(255, 255, 255), font=font)
+    return out
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one fixed-size default font
+        return ImageFont.load_default()

@@ -1,0 +1,254 @@
+"""Reading whole numbers: real drawings through the real segmentation and the bundled model.
+
+Numbers are drawn with a round pen (PIL lines) from the stroke templates of
+:mod:`digitrec.synthetic`, so the tests run on a fresh clone; when the MNIST file is
+present, numbers composed from MNIST test digits are read too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitrec import synthetic as syn
+from digitrec.errors import InvalidImageError
+from digitrec.segment import DigitReading, NumberReading, draw_boxes, read_number
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+
+_line, _arc, _join, _densify = syn._line, syn._arc, syn._join, syn._densify
+
+
+def template(digit: int, style: str | None = None) -> list[np.ndarray]:
+    """Pen strokes of a digit in unit coordinates (about 0.6 wide, 1 high, y down)."""
+    styles = syn._templates()[digit]
+    return [_densify(s) for s in styles[style or sorted(styles)[0]]]
+
+
+#: A 5 whose top bar was drawn apart from the body (two separate strokes with a gap).
+BROKEN_5 = [
+    _densify(_join(_line((0.1, 0.0), (0.07, 0.44)), _arc(0.3, 0.69, 0.29, 0.3, -130, 150, 30))),
+    _densify(_line((0.2, -0.08), (0.62, -0.1))),
+]
+#: An open 4 whose bar stops short of the stem (two separate strokes with a gap).
+BROKEN_4 = [
+    _densify(_line((0.1, 0.0), (0.03, 0.62), (0.31, 0.62))),
+    _densify(_line((0.47, 0.18), (0.45, 1.0))),
+]
+
+
+def draw_number(digits: list[list[np.ndarray]], gap: float = 20, height: int = 80, brush: float = 8,
+                margin: int = 20, transparent: bool = False) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """The digits drawn left to right, ``gap`` pixels between their ink; and each digit's ink box.
+
+    A negative gap makes neighbours overlap (they touch). Dark ink on white (mode L), or
+    black strokes on a transparent canvas like the app's sketchpad (mode RGBA).
+    """
+    placed, x = [], float(margin)
+    for strokes in digits:
+        points = np.concatenate(strokes)
+        low, high = points.min(axis=0), points.max(axis=0)
+        k = height / (high[1] - low[1])
+        placed.append([(s - low) * k + [x, margin] for s in strokes])
+        x += (high[0] - low[0]) * k + gap + brush
+    size = (int(round(x - gap - brush)) + 2 * margin, height + 2 * margin)
+    boxes = []
+    for strokes in placed:
+        alpha = syn.rasterize(strokes, size, brush)
+        rows, cols = np.nonzero(alpha > 0.5)
+        boxes.append((int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1))
+    alpha = syn.rasterize([s for strokes in placed for s in strokes], size, brush)
+    if transparent:
+        rgba = np.zeros((size[1], size[0], 4), np.uint8)
+        rgba[..., 3] = np.round(255 * alpha).astype(np.uint8)
+        return Image.fromarray(rgba, "RGBA"), boxes
+    return Image.fromarray(np.round(255 * (1 - alpha)).astype(np.uint8), "L"), boxes
+
+
+def iou(a, b) -> float:
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])
+    return inter / (area(a) + area(b) - inter)
+
+
+def assert_boxes(reading: NumberReading, expected: list[tuple[int, int, int, int]], size, min_iou=0.6):
+    """Boxes in input coordinates, left to right, each covering its digit's ink."""
+    boxes = [d.box for d in reading.digits]
+    assert len(boxes) == len(expected)
+    lefts = [b[0] for b in boxes]
+    assert lefts == sorted(lefts), f"boxes not left to right: {boxes}"
+    for box, truth in zip(boxes, expected):
+        assert 0 <= box[0] < box[2] <= size[0] and 0 <= box[1] < box[3] <= size[1]
+        assert iou(box, truth) >= min_iou, f"box {box} does not match the digit at {truth}"
+
+
+# -- numbers with gaps ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number, gap", [("2026", 20), ("2026", 4), ("1234567890", 12), ("70", 30)])
+def test_reads_spaced_numbers(classifier, number, gap):
+    image, boxes = draw_number([template(int(d)) for d in number], gap=gap)
+    reading = read_number(classifier, image)
+    assert reading.number == number
+    assert_boxes(reading, boxes, image.size)
+    assert all(0.0 <= d.confidence <= 1.0 for d in reading.digits)
+
+
+def test_single_digit_is_a_one_digit_number(classifier):
+    image, boxes = draw_number([template(7)])
+    reading = read_number(classifier, image)
+    assert reading.number == "7"
+    assert_boxes(reading, boxes, image.size)
+
+
+def test_boxes_are_in_input_coordinates_of_a_large_image(classifier):
+    """The reader works at 256 px; boxes are scaled back to the (much larger) input."""
+    image, boxes = draw_number([template(int(d)) for d in "4096"], gap=60, height=400, brush=36, margin=80)
+    assert max(image.size) > 1000
+    reading = read_number(classifier, image)
+    assert reading.number == "4096"
+    assert_boxes(reading, boxes, image.size, min_iou=0.8)
+
+
+def test_sketchpad_canvas_and_file_bytes(classifier):
+    """Transparent sketch (the app's canvas) and PNG bytes (an upload) read the same."""
+    image, boxes = draw_number([template(int(d)) for d in "385"], gap=16, transparent=True)
+    reading = read_number(classifier, image)
+    assert reading.number == "385"
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    assert read_number(classifier, buffer.getvalue()).as_dict() == reading.as_dict()
+    assert_boxes(reading, boxes, image.size)
+
+
+# -- touching and broken digits ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["2026", "3817"])
+def test_reads_touching_digits(classifier, number):
+    image, boxes = draw_number([template(int(d)) for d in number], gap=-2)
+    reading = read_number(classifier, image)
+    assert reading.number == number
+    assert_boxes(reading, boxes, image.size, min_iou=0.5)
+
+
+def test_touching_digits_form_one_component():
+    """The touching cases really touch: their ink is one connected piece."""
+    from scipy import ndimage
+
+    image, _ = draw_number([template(int(d)) for d in "3817"], gap=-2)
+    ink = np.asarray(image) < 128
+    assert ndimage.label(ink, structure=np.ones((3, 3)))[1] == 1
+
+
+def test_five_drawn_as_two_strokes_is_one_digit(classifier):
+    for digits, number in [([template(3), BROKEN_5], "35"), ([template(4), BROKEN_5, template(6)], "456")]:
+        image, boxes = draw_number(digits, gap=16)
+        reading = read_number(classifier, image)
+        assert reading.number == number
+        assert_boxes(reading, boxes, image.size)
+
+
+def test_five_with_gap_touching_its_neighbours(classifier):
+    image, _ = draw_number([template(4), BROKEN_5, template(6)], gap=-2)
+    assert read_number(classifier, image).number == "456"
+
+
+def test_four_with_a_gap_is_one_digit(classifier):
+    for digits, number in [([BROKEN_4, template(5)], "45"), ([template(1), BROKEN_4, template(5)], "145")]:
+        image, boxes = draw_number(digits, gap=16)
+        pieces = np.asarray(image) < 128
+        from scipy import ndimage
+
+        assert ndimage.label(pieces, structure=np.ones((3, 3)))[1] == len(number) + 1  # the 4 is in two pieces
+        reading = read_number(classifier, image)
+        assert reading.number == number
+        assert_boxes(reading, boxes, image.size)
+
+
+def test_specks_are_ignored(classifier):
+    image, boxes = draw_number([template(int(d)) for d in "29"], gap=20)
+    pixels = np.asarray(image).copy()
+    pixels[5:8, 5:8] = 0  # a dust speck in the corner
+    pixels[-8:-5, image.width // 2: image.width // 2 + 3] = 0  # and one between the digits, low
+    reading = read_number(classifier, Image.fromarray(pixels))
+    assert reading.number == "29"
+    assert_boxes(reading, boxes, image.size)
+
+
+# -- MNIST digits (when the data set is present) ------------------------------------------------
+
+
+@pytest.mark.skipif(not MNIST.is_file(), reason="MNIST not available")
+def test_reads_numbers_made_of_mnist_test_digits(classifier):
+    data = np.load(MNIST)
+    x, y = data["x_test"], data["y_test"]
+    rng = np.random.default_rng(7)
+    right = total = 0
+    for gap in (6, 2, 0):
+        for _ in range(8):
+            idx = rng.choice(len(x), size=4, replace=False)
+            pieces = []
+            for digit in x[idx]:
+                rows, cols = np.nonzero(digit)
+                pieces.append(digit[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1])
+            height = max(p.shape[0] for p in pieces)
+            canvas = np.zeros((height + 16, sum(p.shape[1] for p in pieces) + 3 * gap + 16), np.uint8)
+            left = 8
+            for p in pieces:
+                region = canvas[8 + height - p.shape[0]: 8 + height, left: left + p.shape[1]]
+                np.maximum(region, p, out=region)
+                left += p.shape[1] + gap
+            truth = "".join(str(int(d)) for d in y[idx])
+            right += read_number(classifier, Image.fromarray(255 - canvas)).number == truth
+            total += 1
+    assert right / total >= 0.75, f"{right}/{total} MNIST numbers read right"
+
+
+# -- results and errors -------------------------------------------------------------------------
+
+
+def test_as_dict_is_json(classifier):
+    image, _ = draw_number([template(int(d)) for d in "2026"], gap=20)
+    reading = read_number(classifier, image)
+    data = json.loads(json.dumps(reading.as_dict()))
+    assert data["number"] == "2026"
+    assert [d["label"] for d in data["digits"]] == list("2026")
+    assert all(set(d) == {"label", "confidence", "box"} and len(d["box"]) == 4 for d in data["digits"])
+    assert isinstance(reading.digits[0], DigitReading)
+    assert len(reading.normalized) == 4 and reading.normalized[0].shape == (28, 28)
+    assert 0.0 < reading.confidence <= 1.0
+
+
+def test_draw_boxes_marks_the_digits(classifier):
+    image, _ = draw_number([template(int(d)) for d in "59"], gap=20, transparent=True)
+    reading = read_number(classifier, image)
+    drawn = draw_boxes(image, reading)
+    assert drawn.mode == "RGB" and drawn.size == image.size
+    pixels = np.asarray(drawn).astype(int)
+    coloured = np.abs(pixels[..., 0] - pixels[..., 1]) + np.abs(pixels[..., 1] - pixels[..., 2]) > 60
+    assert coloured.sum() > 100  # boxes and labels are drawn in colour on a gray drawing
+    x0, y0, _, y1 = reading.digits[0].box
+    assert coloured[y0: y1, x0].any()  # the first box's left edge
+    assert np.asarray(image)[..., 3].max() == 255  # the input is not modified
+
+
+@pytest.mark.parametrize("blank", [
+    Image.new("L", (300, 100), 255),
+    Image.new("RGBA", (300, 100), (0, 0, 0, 0)),
+    Image.new("RGB", (300, 100), (40, 90, 200)),
+])
+def test_empty_image_is_refused(classifier, blank):
+    with pytest.raises(InvalidImageError, match="No number found"):
+        read_number(classifier, blank)
+
+
+def test_unreadable_input_is_refused(classifier):
+    with pytest.raises(InvalidImageError):
+        read_number(classifier, b"not an image")
