@@ -9,7 +9,9 @@ Public API endpoints (everything else is private to the page):
 
 * ``/predict`` — an image file -> ``{"label", "confidences"}`` (top 3);
 * ``/predict_sketch`` — a sketchpad value ``{"background", "layers", "composite"}`` -> the same;
-* ``/predict_batch`` — a list of image files -> a list of the same, in order.
+* ``/predict_batch`` — a list of image files -> a list of the same, in order;
+* ``/predict_number`` — an image file of a whole number -> ``{"number", "digits": [{"label",
+  "confidence", "box"}, ...]}``; ``/predict_number_sketch`` — the same from a sketchpad value.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from digitrec.serving import (
     model_card_url,
     model_summary,
 )
+from digitrec.beyond_serving import CorrectionDesk, NumberReader
 from digitrec.settings import Settings
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -87,7 +90,10 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                     with gr.Column(scale=2, min_width=220):
                         sketch_label = gr.Label(num_top_classes=3, label="Prediction", elem_id="sketch-label")
                         sketch_note = gr.Markdown(elem_id="sketch-note")
-                        sketch_preview = _preview("sketch-preview")
+                        with gr.Row():
+                            sketch_preview = _preview("sketch-preview")
+                            sketch_heat = _heatmap("sketch-heat")
+                        sketch_fix, sketch_fix_button, sketch_fix_note = _correction_form("sketch")
 
             with gr.Tab("Upload", id="upload"):
                 with gr.Row():
@@ -109,7 +115,38 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                     with gr.Column(scale=2, min_width=220):
                         image_label = gr.Label(num_top_classes=3, label="Prediction", elem_id="upload-label")
                         image_note = gr.Markdown(elem_id="upload-note")
-                        image_preview = _preview("upload-preview")
+                        with gr.Row():
+                            image_preview = _preview("upload-preview")
+                            image_heat = _heatmap("upload-heat")
+                        image_fix, image_fix_button, image_fix_note = _correction_form("upload")
+
+            with gr.Tab("Number", id="number"):
+                with gr.Row():
+                    with gr.Column(scale=3, min_width=320):
+                        number_sketch = gr.Sketchpad(
+                            label="Write a number (a year, a ZIP code...)",
+                            elem_id="number-sketch",
+                            type="pil",
+                            image_mode="RGBA",
+                            brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=10),
+                            eraser=gr.Eraser(default_size=24),
+                            canvas_size=(2 * CANVAS_SIZE, CANVAS_SIZE // 2),
+                            fixed_canvas=True,
+                            layers=False,
+                            transforms=(),
+                            buttons=[],
+                        )
+                        number_image = gr.Image(
+                            label="...or upload a picture of one",
+                            elem_id="number-upload",
+                            type="filepath",
+                            sources=["upload", "clipboard", "webcam"],
+                            height=CANVAS_SIZE // 2,
+                        )
+                    with gr.Column(scale=2, min_width=220):
+                        number_boxes = gr.Image(label="Digits found", elem_id="number-boxes", interactive=False,
+                                                buttons=[])
+                        number_json = gr.JSON(label="Reading", elem_id="number-json")
 
         with gr.Accordion("About the model", open=False, elem_id="about"):
             gr.Markdown(about_markdown(classifier))
@@ -130,22 +167,34 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         # Handlers get raw image payloads (preprocess=False) and decode them themselves, so
         # that bad files get digitrec's messages (see digitrec/serving.py).
         predictor = Predictor(classifier, sketchpad=sketch, max_batch=settings.max_batch)
+        numbers = NumberReader(classifier, sketchpad=number_sketch)
+        corrections = CorrectionDesk(classifier, settings.corrections_dir, sketchpad=sketch)
 
         # The page: predict when a stroke ends or an image arrives; a cleared input clears.
         sketch.change(
-            predictor.show_sketch, sketch, [sketch_label, sketch_preview, sketch_note], preprocess=False,
+            predictor.show_sketch, sketch, [sketch_label, sketch_preview, sketch_note, sketch_heat], preprocess=False,
             api_visibility="private", show_progress="minimal", trigger_mode="always_last",
         )
         image.change(
-            predictor.show_upload, image, [image_label, image_preview, image_note], preprocess=False,
+            predictor.show_upload, image, [image_label, image_preview, image_note, image_heat], preprocess=False,
             api_visibility="private", show_progress="minimal",
         )
+        for source in (number_sketch, number_image):
+            source.change(numbers.show_number, source, [number_boxes, number_json], preprocess=False,
+                          api_visibility="private", show_progress="minimal", trigger_mode="always_last")
+        sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,
+                                api_visibility="private")
+        image_fix_button.click(corrections.submit_upload, [image, image_fix], image_fix_note, preprocess=False,
+                               api_visibility="private")
         demo.load(None, js=SELECT_BRUSH_JS)
 
         # The API: endpoints without a trigger on the page, so an empty payload is an error.
         gr.on([], predictor.predict, image, image_label, api_name="predict", preprocess=False)
         gr.on([], predictor.predict_sketch, sketch, sketch_label, api_name="predict_sketch", preprocess=False)
         gr.on([], predictor.predict_batch, batch_files, batch_results, api_name="predict_batch")
+        gr.on([], numbers.predict_number, number_image, number_json, api_name="predict_number", preprocess=False)
+        gr.on([], numbers.predict_number, number_sketch, number_json, api_name="predict_number_sketch",
+              preprocess=False)
 
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     return demo
@@ -163,13 +212,40 @@ def _preview(elem_id: str) -> gr.Image:
     )
 
 
+def _heatmap(elem_id: str) -> gr.Image:
+    return gr.Image(
+        label="Where it looked",
+        elem_id=elem_id,
+        interactive=False,
+        format="png",
+        height=PREVIEW_SIZE + 60,
+        width=PREVIEW_SIZE + 90,
+        buttons=[],
+    )
+
+
+def _correction_form(prefix: str) -> tuple[gr.Radio, gr.Button, gr.Markdown]:
+    """"Wrong? The right digit is ..." with a save button and a line for the answer."""
+    with gr.Accordion("Wrong? Tell us the right digit", open=False, elem_id=f"{prefix}-fix"):
+        choice = gr.Radio([str(d) for d in range(10)], label="The right digit", elem_id=f"{prefix}-fix-choice")
+        button = gr.Button("Save correction", size="sm", elem_id=f"{prefix}-fix-save")
+        note = gr.Markdown(elem_id=f"{prefix}-fix-note")
+    return choice, button, note
+
+
 def launch(demo: gr.Blocks, settings: Settings, **kwargs):
-    """Launch ``demo`` with the server address and upload limit of ``settings``."""
+    """Launch ``demo`` with the server address and upload limit of ``settings``.
+
+    ``show_error``: a payload Gradio's own schema refuses before our handlers run (e.g. a
+    sketchpad value with ``"layers": null``) gets the validation message naming the field,
+    not "the upstream Gradio app has raised an exception". Our handlers' errors are
+    ``gr.Error`` with user-facing messages either way (see ``digitrec/serving.py``).
+    """
     return demo.launch(
         server_name=settings.server_name,
         server_port=settings.server_port,
         max_file_size=settings.max_file_size,
-        **kwargs,
+        **{"show_error": True, **kwargs},
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import io
 import logging
 import warnings
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from digitrec import normalize
 from digitrec.artifacts import CARD_FILE
 from digitrec.classifier import DigitClassifier
 from digitrec.errors import InvalidImageError
+from digitrec.explain import heatmap_image, occlusion_heatmap
 
 log = logging.getLogger(__name__)
 
@@ -195,25 +197,29 @@ class Predictor:
 
     # -- UI handlers ----------------------------------------------------------------------
 
+    def _shown(self, prediction: Prediction) -> tuple[dict[str, float], np.ndarray, str, Image.Image]:
+        """Label, preview, note, and the occlusion heatmap of the predicted class."""
+        heat = occlusion_heatmap(self.classifier, prediction.image, self.classifier.classes.index(prediction.label))
+        return (prediction.label_value(), prediction.preview(), prediction.note(),
+                heatmap_image(prediction.image, heat, size=PREVIEW_SIZE))
+
     @user_facing
-    def show_upload(self, image: dict[str, Any] | None) -> tuple[Any, Any, str]:
-        """Label, preview and note for the Upload tab; all empty when the image is cleared."""
+    def show_upload(self, image: dict[str, Any] | None) -> tuple[Any, Any, str, Any]:
+        """Label, preview, note and heatmap for the Upload tab; all empty when the image is cleared."""
         path = image_file(image)
         if path is None:
-            return None, None, ""
-        return _shown(self.classify(path))
+            return None, None, "", None
+        return self._shown(self.classify(path))
 
     @user_facing
-    def show_sketch(self, sketch: dict[str, Any] | None) -> tuple[Any, Any, str]:
-        """Label, preview and note for the Draw tab; all empty when the canvas is cleared."""
+    def show_sketch(self, sketch: dict[str, Any] | None) -> tuple[Any, Any, str, Any]:
+        """Label, preview, note and heatmap for the Draw tab; all empty when the canvas is cleared."""
         image = sketch_image(sketch_value(self.sketchpad, sketch))
         if image is None or is_blank(image):  # cleared, or every stroke erased
-            return None, None, ""
-        return _shown(self.classify(image))
+            return None, None, "", None
+        return self._shown(self.classify(image))
 
 
-def _shown(prediction: Prediction) -> tuple[dict[str, float], np.ndarray, str]:
-    return prediction.label_value(), prediction.preview(), prediction.note()
 
 
 def sketch_image(sketch: dict[str, Any] | None) -> Image.Image | None:
@@ -259,22 +265,26 @@ def _as_pil(image: Any) -> Image.Image:
 # -- components -----------------------------------------------------------------------------
 
 
-def check_image_file(path: str | Path) -> None:
-    """Raise :class:`InvalidImageError` unless ``path`` has a readable image header within the pixel limit.
+def check_image_file(path: str | Path | bytes) -> int:
+    """Raise :class:`InvalidImageError` unless ``path`` (or image bytes) has a readable image header within the pixel limit.
 
     Reads the header only, so an enormous image is refused before anything is decoded.
+    Returns the number of pixels.
     """
+    name = "The drawing" if isinstance(path, (bytes, bytearray)) else Path(path).name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            source = io.BytesIO(path) if isinstance(path, (bytes, bytearray)) else path
+            with Image.open(source, formats=normalize.FORMATS) as img:
                 width, height = img.size
     except Exception:
         normalize.open_image(path)  # raises the user-facing InvalidImageError for this file
-        raise InvalidImageError(f"{Path(path).name}: not a readable image.") from None
+        raise InvalidImageError(f"{name}: not a readable image.") from None
     if width * height > normalize.MAX_IMAGE_PIXELS:
         normalize.open_image(path)
-        raise InvalidImageError(f"{Path(path).name}: the image is too large ({width}x{height} pixels).")
+        raise InvalidImageError(f"{name}: the image is too large ({width}x{height} pixels).")
+    return width * height
 
 
 def image_file(payload: dict[str, Any] | None) -> str | bytes | None:
@@ -312,8 +322,15 @@ def sketch_value(component: gr.ImageEditor, payload: dict[str, Any] | None) -> d
     if data.id is None:
         parts = [data.background, data.composite, *data.layers]
         files = [str(part.path) for part in parts if part is not None and part.path is not None]
-    for path in files:
-        check_image_file(path)
+        _check_drawing_parts(files)
+    else:  # canvas blobs, uploaded before the event: check them too, before Gradio decodes them
+        blobs = component.blob_storage.get(data.id)
+        try:
+            _check_drawing_parts([b for b in [blobs.background, blobs.composite, *blobs.layers] if b is not None]
+                                 if blobs is not None else [])
+        except InvalidImageError:
+            component.blob_storage.pop(data.id, None)  # Gradio frees blobs only when it decodes them
+            raise
     try:
         return component.preprocess(data)
     except Exception:
@@ -321,6 +338,17 @@ def sketch_value(component: gr.ImageEditor, payload: dict[str, Any] | None) -> d
         if message is None:
             raise
         raise InvalidImageError(message) from None
+
+
+def _check_drawing_parts(parts: Sequence[str | bytes]) -> None:
+    """Check each part's header, and their pixels together: Gradio decodes every layer at once."""
+    total = sum(check_image_file(part) for part in parts)
+    limit = normalize.MAX_IMAGE_PIXELS
+    if total > limit:
+        raise InvalidImageError(
+            f"The drawing is too large: its {len(parts)} images have {total:,} pixels together; "
+            f"the limit is {limit:,} pixels."
+        )
 
 
 def _explain_unreadable(files: Sequence[str]) -> str | None:

@@ -18,6 +18,7 @@ variable                       meaning                                          
 ``DIGITREC_MAX_BATCH``         most images in one ``/predict_batch`` call           64
 ``DIGITREC_QUEUE_SIZE``        requests waiting at most; more are turned away       64
 ``DIGITREC_CONCURRENCY``       requests processed at the same time                  2
+``DIGITREC_CORRECTIONS_DIR``   where users' corrections are stored                  corrections
 =============================  ===================================================  ==========
 
 A set but empty variable counts as unset. Invalid values raise :class:`SettingsError`
@@ -58,6 +59,7 @@ class Settings:
     max_batch: int = 64
     queue_size: int = 64
     concurrency: int = 2
+    corrections_dir: Path = Path("corrections")
 
     @property
     def model_source(self) -> str | None:
@@ -98,6 +100,7 @@ class Settings:
             max_batch=_int(env, "DIGITREC_MAX_BATCH", cls.max_batch, low=1),
             queue_size=_int(env, "DIGITREC_QUEUE_SIZE", cls.queue_size, low=1),
             concurrency=_int(env, "DIGITREC_CONCURRENCY", cls.concurrency, low=1),
+            corrections_dir=Path(env.get("DIGITREC_CORRECTIONS_DIR", str(cls.corrections_dir))),
         )
 
 

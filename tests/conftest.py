@@ -44,11 +44,18 @@ def classifier():
 
 
 @pytest.fixture(scope="session")
-def app_url(classifier):
+def corrections_dir(tmp_path_factory):
+    """Where the session's app stores corrections."""
+    return tmp_path_factory.mktemp("corrections")
+
+
+@pytest.fixture(scope="session")
+def app_url(classifier, corrections_dir):
     """URL of the app serving the bundled model, launched once for the session."""
     from app import build_app
+    from digitrec.settings import Settings
 
-    demo = build_app(classifier)
+    demo = build_app(classifier, Settings(corrections_dir=corrections_dir))
     _, url, _ = demo.launch(
         prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
     )

@@ -25,7 +25,7 @@ from digitrec.settings import Settings, SettingsError
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
 EXAMPLES = ROOT / "examples"
-PUBLIC_ENDPOINTS = {"/predict", "/predict_sketch", "/predict_batch"}
+PUBLIC_ENDPOINTS = {"/predict", "/predict_sketch", "/predict_batch", "/predict_number", "/predict_number_sketch"}
 
 
 def sketch(path=None, background=None, layers=()):
@@ -176,27 +176,28 @@ def raw_sketch(path):
     return {"background": None, "layers": [], "composite": raw_file(path), "id": None}
 
 
-def test_ui_handlers_show_label_preview_and_note(predictor):
-    label, preview, note = predictor.show_upload(raw_file(TEST_DATA / "ink_3.png"))
+def test_ui_handlers_show_label_preview_note_and_heatmap(predictor):
+    label, preview, note, heat = predictor.show_upload(raw_file(TEST_DATA / "ink_3.png"))
     assert max(label, key=label.get) == "3" and len(label) == 3
     assert preview.shape == (PREVIEW_SIZE, PREVIEW_SIZE) and preview.dtype == np.uint8
     assert preview[0, 0] == 255 and preview.min() < 64  # dark ink on white paper
     assert note == ""
-    label, _, _ = predictor.show_sketch(raw_sketch(TEST_DATA / "sketch_7.png"))
+    assert heat.size == (PREVIEW_SIZE, PREVIEW_SIZE)
+    label, _, _, _ = predictor.show_sketch(raw_sketch(TEST_DATA / "sketch_7.png"))
     assert max(label, key=label.get) == "7"
 
 
 def test_ui_handlers_clear_on_an_empty_input(predictor):
-    assert predictor.show_upload(None) == (None, None, "")
-    assert predictor.show_sketch(None) == (None, None, "")
-    assert predictor.show_sketch({"background": None, "layers": [], "composite": None, "id": None}) == (None, None, "")
+    assert predictor.show_upload(None) == (None, None, "", None)
+    assert predictor.show_sketch(None) == (None, None, "", None)
+    assert predictor.show_sketch({"background": None, "layers": [], "composite": None, "id": None}) == (None, None, "", None)
 
 
 def test_ui_sketch_handler_clears_on_a_fully_erased_canvas(predictor, tmp_path):
     white = tmp_path / "white.png"
     Image.new("RGB", (400, 400), "white").save(white)
     for blank in (TEST_DATA / "empty_canvas.png", white):
-        assert predictor.show_sketch(raw_sketch(blank)) == (None, None, "")
+        assert predictor.show_sketch(raw_sketch(blank)) == (None, None, "", None)
 
 
 def test_ui_handlers_report_bad_input_as_gradio_errors(predictor, tmp_path):

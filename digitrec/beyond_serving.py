@@ -1,0 +1,104 @@
+"""The app's handlers beyond one digit: whole numbers, corrections from users, heatmaps.
+
+Kept apart from :mod:`digitrec.serving` (single digits) but built on its payload helpers
+and its :func:`~digitrec.serving.user_facing` error handling.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from digitrec.classifier import DigitClassifier
+from digitrec.corrections import CorrectionError, CorrectionStore
+from digitrec.errors import InvalidImageError
+from digitrec.explain import heatmap_image, occlusion_heatmap
+from digitrec.segment import draw_boxes, read_number
+from digitrec.serving import NO_IMAGE_MESSAGE, PREVIEW_SIZE, image_file, sketch_image, sketch_value, user_facing
+from digitrec.normalize import open_image
+
+log = logging.getLogger(__name__)
+
+
+class NumberReader:
+    """``/predict_number`` and the Number tab: an image file or a sketchpad value in."""
+
+    def __init__(self, classifier: DigitClassifier, sketchpad: gr.ImageEditor):
+        self.classifier = classifier
+        self.sketchpad = sketchpad
+
+    def _image(self, payload: dict[str, Any] | None) -> Image.Image | str | bytes | None:
+        if isinstance(payload, dict) and ("composite" in payload or "layers" in payload):
+            return sketch_image(sketch_value(self.sketchpad, payload))
+        return image_file(payload)
+
+    @user_facing
+    def predict_number(self, payload: dict[str, Any] | None) -> dict[str, Any]:
+        """Read a whole number. Input: an image file, or a sketchpad value.
+
+        Returns {"number": "2026", "digits": [{"label", "confidence", "box"}, ...]}, boxes as
+        [left, top, right, bottom] in input pixels, left to right.
+        """
+        image = self._image(payload)
+        if image is None:
+            raise InvalidImageError(NO_IMAGE_MESSAGE)
+        return read_number(self.classifier, image).as_dict()
+
+    @user_facing
+    def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any]:
+        """The input with a box and label on each digit, and the reading; empty when cleared."""
+        image = self._image(payload)
+        if image is None:
+            return None, None
+        reading = read_number(self.classifier, image)
+        return draw_boxes(image, reading), reading.as_dict()
+
+
+class CorrectionDesk:
+    """Stores "the right digit was ..." from users, with the model's own view of the input."""
+
+    def __init__(self, classifier: DigitClassifier, directory: Path, sketchpad: gr.ImageEditor):
+        self.classifier = classifier
+        self.store = CorrectionStore(directory)
+        self.sketchpad = sketchpad
+
+    @user_facing
+    def submit_sketch(self, sketch: dict[str, Any] | None, corrected: str | None) -> str:
+        """Save a correction for the drawing on the sketchpad."""
+        return self._submit(sketch_image(sketch_value(self.sketchpad, sketch)), corrected)
+
+    @user_facing
+    def submit_upload(self, payload: dict[str, Any] | None, corrected: str | None) -> str:
+        """Save a correction for the uploaded image."""
+        source = image_file(payload)
+        if isinstance(source, str):
+            open_image(source)  # refuse what is not an image before storing it
+            source = Path(source).read_bytes()
+        return self._submit(source, corrected)
+
+    def _submit(self, image: Image.Image | bytes | None, corrected: str | None) -> str:
+        """Store the original (PIL image or the uploaded file's bytes) with its 28x28 form."""
+        if image is None:
+            raise InvalidImageError("Nothing to correct: draw or upload a digit first.")
+        if corrected is None:
+            raise InvalidImageError("Choose the right digit first.")
+        normalized = self.classifier.normalize(image)
+        probabilities = self.classifier.predict_proba_normalized(normalized[None])[0]
+        predicted = self.classifier.classes[int(np.argmax(probabilities))]
+        try:
+            ident = self.store.add(image, normalized, predicted, str(corrected), self.classifier.origin)
+        except CorrectionError as exc:
+            raise InvalidImageError(str(exc)) from None
+        log.info("correction %s saved: predicted %s, corrected %s", ident, predicted, corrected)
+        return f"Thanks! Saved: the model said {predicted}, you said {corrected}. It will help the next model."
+
+
+def heatmap_for(classifier: DigitClassifier, normalized: np.ndarray, label: str) -> Image.Image:
+    """Where the model looked: occlusion sensitivity of ``label`` over the 28x28 input."""
+    heat = occlusion_heatmap(classifier, normalized, classifier.classes.index(label))
+    return heatmap_image(normalized, heat, size=PREVIEW_SIZE)

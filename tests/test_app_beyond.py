@@ -1,0 +1,64 @@
+"""The app beyond one digit: /predict_number, heatmaps next to the preview, corrections."""
+
+import numpy as np
+import pytest
+from gradio_client import handle_file
+from PIL import Image
+
+from digitrec import corrections, synthetic
+from digitrec.beyond_serving import CorrectionDesk
+from digitrec.serving import PREVIEW_SIZE, Predictor
+from test_segment import draw_number
+
+
+def number_image(tmp_path, digits: str, transparent: bool = False):
+    rng = np.random.default_rng(7)
+    strokes = [synthetic.stroke_variant(int(d), rng, jitter=0.3) for d in digits]
+    image, boxes = draw_number(strokes, gap=25, transparent=transparent)
+    path = tmp_path / f"{digits}{'-rgba' if transparent else ''}.png"
+    image.save(path)
+    return path, boxes
+
+
+def test_predict_number_from_file(client, tmp_path):
+    path, boxes = number_image(tmp_path, "2026")
+    result = client.predict(handle_file(str(path)), api_name="/predict_number")
+    assert result["number"] == "2026"
+    assert [d["label"] for d in result["digits"]] == list("2026")
+    for digit, box in zip(result["digits"], boxes):
+        left, top, right, bottom = digit["box"]
+        assert left <= box[0] + 3 and right >= box[2] - 3  # each box covers its digit's ink
+        assert 0 < digit["confidence"] <= 1
+
+
+def test_predict_number_from_sketchpad_value(client, tmp_path):
+    path, _ = number_image(tmp_path, "90210", transparent=True)
+    payload = {"background": None, "layers": [], "composite": handle_file(str(path))}
+    assert client.predict(payload, api_name="/predict_number_sketch")["number"] == "90210"
+
+
+def test_predict_number_empty_is_a_clear_error(client, tmp_path):
+    path = tmp_path / "blank.png"
+    Image.new("L", (300, 100), 255).save(path)
+    with pytest.raises(Exception, match="No number found"):
+        client.predict(handle_file(str(path)), api_name="/predict_number")
+
+
+def test_upload_shows_a_heatmap_that_highlights_ink(classifier, tmp_path):
+    path, _ = number_image(tmp_path, "7")
+    label, preview, note, heat = Predictor(classifier, sketchpad=None).show_upload({"path": str(path)})
+    assert max(label, key=label.get) == "7"
+    heat = np.asarray(heat.convert("L"), dtype=float)
+    assert heat.shape == (PREVIEW_SIZE, PREVIEW_SIZE) and heat.std() > 10
+
+
+def test_correction_is_stored_with_the_models_view(classifier, tmp_path):
+    path, _ = number_image(tmp_path, "4")
+    desk = CorrectionDesk(classifier, tmp_path / "store", sketchpad=None)
+    message = desk.submit_upload({"path": str(path)}, "9")
+    assert "you said 9" in message
+    images, labels, records = corrections.load(tmp_path / "store")
+    assert labels.tolist() == [9] and images.shape == (1, 28, 28)
+    assert records[0]["predicted"] == "4" and records[0]["model_revision"] == classifier.origin
+    with pytest.raises(Exception, match="Choose the right digit"):
+        desk.submit_upload({"path": str(path)}, None)
