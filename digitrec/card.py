@@ -99,6 +99,9 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                "letters and symbols) form an extra class, whose probability is left out of the "
                "served digit confidences so that they sum to less than 1 for non-digits"
                if metrics.get("not_a_digit") else "")
+            + (f"; {metrics['extra_data']['n']:,} images corrected by users of the app "
+               f"(`--extra-data {metrics['extra_data']['source']}`) joined every candidate's training rows"
+               if metrics.get("extra_data") else "; no user-corrected samples were used")
             + ", then its scores were calibrated by temperature scaling with out-of-fold "
             "predictions (`CalibratedClassifierCV(method='temperature')`). Reproduce with "
             f"`python -m training.train --data ../shared/data/mnist.npz --out DIR` "

@@ -17,6 +17,7 @@ from sklearn.model_selection import GroupKFold, train_test_split
 from digitrec import plots
 from digitrec.artifacts import CONFIG_FILE, METRICS_FILE, MODEL_FILE, write_json
 from digitrec.augment import Distortion, augment
+from digitrec.corrections import load as load_corrections
 from digitrec.card import DEFAULT_REPO_ID, write_card
 from digitrec.data import DigitDataset
 from digitrec.evaluation import evaluate, per_image_predict_ms
@@ -34,8 +35,13 @@ CALIBRATION_FOLDS = 3
 
 
 def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = None, quick: bool = False,
-                 seed: int = 0, repo_id: str = DEFAULT_REPO_ID, stream: TextIO = sys.stdout) -> dict[str, Any]:
-    """Train every candidate in ``names``, keep the best, and write the artifacts directory."""
+                 seed: int = 0, repo_id: str = DEFAULT_REPO_ID, extra_data: Path | None = None,
+                 stream: TextIO = sys.stdout) -> dict[str, Any]:
+    """Train every candidate in ``names``, keep the best, and write the artifacts directory.
+
+    ``extra_data`` is a corrections directory (:mod:`digitrec.corrections`): its images join
+    every candidate's training rows (never the validation or test splits).
+    """
     start = time.monotonic()
     candidates = [CANDIDATES[n] for n in (names or list(CANDIDATES))]
     if quick:
@@ -51,7 +57,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     copies = max((c.augment_copies for c in candidates), default=0)
     copies = min(copies, 1) if quick else copies
     X_aug, aug_source = augment(dataset.x_train.astype(np.float32) / 255.0, copies, seed=seed)
-    X_aug = X_aug.reshape(len(X_aug), -1)
+    X_aug = X_aug.reshape(-1, 784)
     if copies:
         print(f"augmentation: {len(X_aug):,} distorted images ({time.monotonic() - start:.0f}s so far)",
               file=stream, flush=True)
@@ -59,7 +65,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     n_style = max((c.style_digits for c in candidates), default=0)
     n_style = min(n_style, QUICK_STYLE_DIGITS) if quick else n_style
     X_style, y_style, styles = style_digits(n_style, seed=seed)
-    X_style = X_style.reshape(len(X_style), -1)
+    X_style = X_style.reshape(-1, 784)
     if n_style:
         print(f"style digits: {styles['from_fonts']:,} from {len(styles['font_families'])} font families, "
               f"{styles['from_stroke_templates']:,} from stroke templates", file=stream, flush=True)
@@ -67,7 +73,13 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     n_other = max((c.non_digits for c in candidates), default=0)
     n_other = min(n_other, QUICK_STYLE_DIGITS) if quick else n_other
     X_other, others = non_digits(n_other, seed=seed)
-    X_other = X_other.reshape(len(X_other), -1)
+    X_other = X_other.reshape(-1, 784)
+
+    X_extra, y_extra = np.empty((0, 784), np.float32), np.empty((0,), np.int64)
+    if extra_data is not None:
+        images, labels, _ = load_corrections(extra_data)
+        X_extra, y_extra = images.reshape(-1, 784), labels.astype(np.int64)
+        print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
 
     in_train = np.isin(aug_source, train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
@@ -77,6 +89,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     for candidate, grid in zip(candidates, grids):
         X_fit, y_fit = training_rows(candidate, X_all[train_idx], y_all[train_idx],
                                      X_aug[in_train], y_all[aug_source[in_train]], copies, X_style, y_style, X_other, seed)
+        X_fit, y_fit = np.concatenate([X_fit, X_extra]), np.concatenate([y_fit, y_extra])
         fitted[candidate.name], result = tune(candidate, X_fit, y_fit, X_all[val_idx], y_all[val_idx], grid, progress)
         results.append(result)
 
@@ -85,6 +98,8 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     progress.step(f"refitting {chosen.name} on the whole training set with calibration")
     X_final, y_final, groups = _final_rows(candidate, X_all, y_all, X_aug, aug_source, copies, X_style, y_style,
                                            X_other)
+    X_final, y_final = np.concatenate([X_final, X_extra]), np.concatenate([y_final, y_extra])
+    groups = np.concatenate([groups, groups.max(initial=-1) + 1 + np.arange(len(y_extra))])
     fit_start = time.perf_counter()
     model = _calibrated(candidate, chosen.best_params, X_final, y_final, groups, seed)
     final_fit_seconds = time.perf_counter() - fit_start
@@ -107,6 +122,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
                          if candidate.augment_copies and copies else None),
         "style_digits": styles if candidate.style_digits and n_style else None,
         "not_a_digit": others if candidate.non_digits and n_other else None,
+        "extra_data": {"source": str(extra_data), "n": len(y_extra)} if extra_data is not None else None,
         "training_seconds": time.monotonic() - start,
     }
     _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results, repo_id)

@@ -90,3 +90,20 @@ def test_cli_rejects_unknown_model_and_bad_data(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "training.train", "--data", str(tmp_path / "x.npz"),
                            "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "x.npz" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_extra_data_from_corrections_is_used_and_reported(tmp_path):
+    from digitrec.corrections import CorrectionStore
+
+    data = load_sklearn_digits()
+    store = CorrectionStore(tmp_path / "corrections")
+    for image, label in zip(data.x_test[:12], data.y_test[:12]):
+        store.add(Image.fromarray(image), digitrec.to_mnist(image), "0", str(label), "bundled")
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--quick", "--models", "knn",
+                    "--out", str(out), "--extra-data", str(tmp_path / "corrections")],
+                   cwd=ROOT, capture_output=True, text=True, check=True, timeout=300)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["extra_data"]["n"] == 12
+    assert metrics["candidates"][0]["n_train"] == 1200 + 12
+    assert "12 images corrected by users" in (out / "README.md").read_text()

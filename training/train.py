@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small subset and grids: the whole pipeline in <1 min")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=None, help="OpenML download cache")
+    parser.add_argument("--extra-data", type=Path, default=None, metavar="DIR",
+                        help="a corrections directory collected by the app: its images join the training rows")
     parser.add_argument("--push", metavar="OWNER/NAME", default=None, help="publish the artifacts to this Hub repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     args = parser.parse_args(argv)
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         dataset = load_mnist(args.data, cache_dir=args.cache_dir)
         run_training(dataset, args.out, args.models.split(","), quick=args.quick, seed=args.seed,
-                     repo_id=args.push or DEFAULT_REPO_ID)
+                     repo_id=args.push or DEFAULT_REPO_ID, extra_data=args.extra_data)
         if args.push:
             from training.push import push_and_report
 
