@@ -19,8 +19,8 @@ from PIL import Image
 INK_LEVEL = 1e-3
 
 
-def occlusion_heatmap(classifier: Any, normalized28: np.ndarray, label_index: int, patch: int = 4,
-                      stride: int = 2, relative: bool = True) -> np.ndarray:
+def occlusion_heatmap(classifier: Any, normalized28: np.ndarray, label_index: int, patch: int = 5,
+                      stride: int = 4, relative: bool = True) -> np.ndarray:
     """Occlusion sensitivity of class ``label_index`` for a (28, 28) model input.
 
     Each ``patch`` x ``patch`` square (every ``stride`` pixels) is set to 0 (background);
