@@ -6,11 +6,16 @@ in both places. Steps: open safely (size limits, EXIF orientation) -> ink map (a
 transparent images, polarity from the border, local background removal for photos,
 colour-aware) -> Otsu mask without small specks -> crop -> uniform stroke width ->
 fit in 20x20 keeping aspect ratio -> centre of mass at the centre of 28x28.
+
+Hostile input is refused with :class:`InvalidImageError` before it costs much: the
+pixel limit is checked on the header, before anything is decoded; only the formats in
+``FORMATS`` are opened; 16-bit and float images are rescaled row block by row block.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from pathlib import Path
@@ -26,8 +31,13 @@ from digitrec.errors import InvalidImageError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
 NORMALIZATION_VERSION = "2"
-#: Largest image accepted, in pixels (width x height), before any decoding happens.
-MAX_IMAGE_PIXELS = int(os.environ.get("DIGITREC_MAX_IMAGE_PIXELS", 40_000_000))
+#: Largest image accepted by default, in pixels (width x height); the environment variable
+#: ``DIGITREC_MAX_IMAGE_PIXELS`` overrides it (read on use, see :func:`max_image_pixels`).
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+MAX_PIXELS_VARIABLE = "DIGITREC_MAX_IMAGE_PIXELS"
+#: Image formats opened (PIL format names); others are refused before decoding.
+#: EPS in particular is never opened: PIL decodes it by running Ghostscript.
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "DIB", "WEBP", "TIFF")
 #: Working resolution: inputs are downscaled so their longer side is at most this.
 WORK_SIZE = 256
 #: Range of stroke widths (pixels, in the 20-pixel box) that MNIST digits span (5th-95th
@@ -35,10 +45,45 @@ WORK_SIZE = 256
 STROKE_WIDTH_RANGE = (1.9, 4.8)
 #: Components smaller than this fraction of the largest one are specks, not ink.
 SPECK_FRACTION = 0.06
+#: Border gray-level spread (95th - 5th percentile) under which the background is taken as
+#: one flat colour rather than removed locally (which suits photos with uneven lighting).
+FLAT_BORDER = 0.1
 #: An image whose ink contrast is below this is considered empty.
 MIN_CONTRAST = 0.08
+#: Transparent images: opaque pixels differing from the colour at the opaque region's rim
+#: by more than this (any channel, 0-1) are marks drawn *on* an opaque card...
+MARK_CONTRAST = 0.1
+#: ...and when at least this fraction of the opaque pixels are such marks, the opaque region
+#: is a card (sticker, cut-out photo) to read the digit from, not the strokes themselves.
+MIN_MARK_FRACTION = 0.005
+#: Rows per block when rescaling 16-bit, 32-bit or float images (bounds the float64 copy).
+_ROWS_PER_BLOCK = 256
 
 ImageInput = Union[Image.Image, np.ndarray, str, Path, bytes]
+
+
+def max_image_pixels() -> int:
+    """The pixel limit in force: ``DIGITREC_MAX_IMAGE_PIXELS`` if set, else the default.
+
+    Read on each use, parsed like :mod:`digitrec.settings` does, so a bad value raises
+    :class:`~digitrec.settings.SettingsError` naming the variable (and importing digitrec
+    never fails because of it). Assigning ``normalize.MAX_IMAGE_PIXELS`` overrides both.
+    """
+    override = globals().get("MAX_IMAGE_PIXELS")
+    if override is not None:
+        return int(override)
+    from digitrec.settings import _int  # same parsing and messages as Settings.from_env
+
+    raw = os.environ.get(MAX_PIXELS_VARIABLE, "").strip()
+    env = {MAX_PIXELS_VARIABLE: raw} if raw else {}
+    return _int(env, MAX_PIXELS_VARIABLE, DEFAULT_MAX_IMAGE_PIXELS, low=1)
+
+
+def __getattr__(name: str):
+    # ``normalize.MAX_IMAGE_PIXELS`` keeps working for readers (serving.py), read lazily.
+    if name == "MAX_IMAGE_PIXELS":
+        return max_image_pixels()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_mnist(image: ImageInput) -> np.ndarray:
@@ -59,7 +104,7 @@ def open_image(image: ImageInput) -> Image.Image:
     if isinstance(image, (bytes, bytearray)):
         if not image:
             raise InvalidImageError("The file is empty (0 bytes).")
-        stream, name = io.BytesIO(image), "the upload"
+        stream, name = io.BytesIO(image), "The upload"
     else:
         path = Path(image)
         if not path.is_file():
@@ -70,41 +115,137 @@ def open_image(image: ImageInput) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(stream)
-            _check_size(img.size)
-            img.seek(0)  # first frame of animations
-            img.load()
+            with Image.open(stream, formats=FORMATS) as opened:
+                _check_size(opened.size)  # header only: nothing is decoded yet
+                opened.seek(0)  # first frame of animations
+                opened.load()
+                img = _exif_transposed(opened)
     except InvalidImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImageError(f"{name}: the image is too large to process.") from exc
+        raise InvalidImageError(
+            f"{name}: the image is too large; the limit is {max_image_pixels():,} pixels."
+        ) from exc
     except Exception as exc:  # PIL raises many types for corrupt or unknown files
         raise InvalidImageError(
             f"{name}: not a readable image (PNG, JPEG, GIF, BMP, WebP or TIFF expected; "
             "the file may be corrupt or truncated)."
         ) from exc
-    return ImageOps.exif_transpose(img)
+    return img
+
+
+def _exif_transposed(img: Image.Image) -> Image.Image:
+    """``img`` turned upright per its EXIF orientation; as it is if the EXIF is unreadable.
+
+    Transposes in place (no copy of the decoded pixels when there is nothing to turn).
+    """
+    try:
+        ImageOps.exif_transpose(img, in_place=True)
+    except Exception:  # a malformed EXIF block should not make a readable image unreadable
+        pass
+    return img
 
 
 def ink_map(img: Image.Image) -> np.ndarray:
-    """Ink intensity in [0, 1] (1 = ink) of an image, at most ``WORK_SIZE`` on its longer side."""
+    """Ink intensity in [0, 1] (1 = ink) of an image, at most ``WORK_SIZE`` on its longer side.
+
+    Transparent images: when the opaque pixels are strokes of one colour (the sketchpad:
+    black strokes on transparent black), the ink is the alpha channel. When the opaque
+    region holds marks of another colour (a white card with a dark digit, a cut-out photo),
+    the card is extended under the transparent area and read like an opaque image.
+    """
     img = _downscaled(img)
     if _has_transparency(img):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
         alpha = rgba[..., 3]
-        # Ink is what is opaque; opaque regions that match the background colour are not.
-        return alpha
-    rgb = np.asarray(_to_rgb(img), dtype=np.float32) / 255.0
-    gray = rgb.mean(axis=2)
-    dark_ink = float(np.median(_border(gray))) >= 0.5
-    size = max(3, int(round(max(gray.shape) / 6)))
+        opaque = _card_region(rgba)
+        if opaque is None:
+            return alpha  # strokes: ink is what is opaque
+        # Extend the card over the transparent area (each pixel takes the colour of the
+        # nearest card pixel), so that its outline and the card's shading leave no edges.
+        nearest = ndimage.distance_transform_edt(~opaque, return_distances=False, return_indices=True)
+        behind = rgba[..., :3][tuple(nearest)]
+        rgb = rgba[..., :3] * alpha[..., None] + behind * (1.0 - alpha[..., None])
+        return _colour_ink(rgb)
+    return _colour_ink(np.asarray(img if img.mode == "L" else _to_rgb(img)))
+
+
+def _colour_ink(pixels: np.ndarray) -> np.ndarray:
+    """Ink of an opaque image: polarity from the border, local background removed.
+
+    ``pixels``: float RGB in [0, 1] (H, W, 3), or 8-bit RGB (H, W, 3) or gray (H, W), which
+    give exactly the float result of their RGB (gray: three equal channels), faster: the
+    morphology runs on the 8-bit values (min and max commute with dividing by 255) and on
+    one channel instead of three for gray.
+    """
+    exact = pixels.dtype != np.uint8
+    rgb = pixels if exact else pixels.astype(np.float32) / 255.0
+    rgb3 = rgb if rgb.ndim == 3 else rgb[..., None]
+    border = _border_gray(rgb3)
+    dark_ink = float(np.median(border)) >= 0.5
+    if float(np.percentile(border, 95) - np.percentile(border, 5)) < FLAT_BORDER:
+        # Even paper or screen (scans, PNGs, MNIST itself): the background is one colour, so
+        # ink is the distance from it. Local background removal would hollow thick strokes.
+        paper = np.median(_border_pixels(rgb3), axis=0)
+        return np.clip(_channel_max(np.abs(rgb3 - paper)), 0.0, 1.0)
+    size = max(3, int(round(max(rgb.shape[:2]) / 6)))
+    footprint = (size, size, 1) if pixels.ndim == 3 else (size, size)
     if dark_ink:  # paper is the local maximum: remove shadows and lighting gradients
-        background = ndimage.grey_closing(rgb, size=(size, size, 1))
-        ink = (background - rgb).max(axis=2)
+        background = ndimage.grey_closing(pixels, size=footprint)
+        ink = _channel_max((background if exact else background.astype(np.float32) / 255.0) - rgb)
     else:
-        background = ndimage.grey_opening(rgb, size=(size, size, 1))
-        ink = (rgb - background).max(axis=2)
+        background = ndimage.grey_opening(pixels, size=footprint)
+        ink = _channel_max(rgb - (background if exact else background.astype(np.float32) / 255.0))
     return np.clip(ink, 0.0, 1.0)
+
+
+def _border_pixels(rgb: np.ndarray) -> np.ndarray:
+    """The (n, channels) pixels of the border strips, ``1/20`` of the shorter side wide."""
+    k = max(1, min(rgb.shape[:2]) // 20)
+    return np.concatenate([rgb[:k].reshape(-1, rgb.shape[2]), rgb[-k:].reshape(-1, rgb.shape[2]),
+                           rgb[:, :k].reshape(-1, rgb.shape[2]), rgb[:, -k:].reshape(-1, rgb.shape[2])])
+
+
+def _channel_max(a: np.ndarray) -> np.ndarray:
+    """``a.max(axis=2)`` for (H, W, C) (the same values, without numpy's slow short-axis reduction); 2-D as is."""
+    if a.ndim == 2:
+        return a
+    out = a[..., 0].copy()
+    for c in range(1, a.shape[2]):
+        np.maximum(out, a[..., c], out=out)
+    return out
+
+
+def _border_gray(rgb: np.ndarray) -> np.ndarray:
+    """Gray values (channel mean) of the border strips of an RGB image (gray: repeated to RGB first).
+
+    The strips are ``1/20`` of the shorter side wide; only they are averaged.
+    """
+    k = max(1, min(rgb.shape[:2]) // 20)
+    strips = [rgb[:k], rgb[-k:], rgb[:, :k], rgb[:, -k:]]
+    if rgb.shape[2] == 1:
+        strips = [np.repeat(s, 3, axis=2) for s in strips]
+    return np.concatenate([s.mean(axis=2).ravel() for s in strips])
+
+
+def _card_region(rgba: np.ndarray) -> np.ndarray | None:
+    """The opaque card of a transparent image (a boolean mask), or None if the opaque pixels are strokes.
+
+    The opaque region is a card when enough of its pixels differ from the median colour of
+    its rim (opaque pixels next to transparent ones or to the image edge): marks drawn on
+    it. A flat alpha channel (a uniformly translucent image) has no shape: all card.
+    """
+    alpha = rgba[..., 3]
+    peak = float(alpha.max())
+    if peak < MIN_CONTRAST:
+        return None  # fully transparent: nothing to read
+    opaque = alpha >= 0.5 * peak
+    if peak - float(alpha.min()) < MIN_CONTRAST:
+        return opaque
+    rim = opaque & ~ndimage.binary_erosion(opaque, border_value=0)
+    colour = np.median(rgba[..., :3][rim], axis=0)
+    marks = np.abs(rgba[..., :3][opaque] - colour).max(axis=1) > MARK_CONTRAST
+    return opaque if marks.mean() >= MIN_MARK_FRACTION else None
 
 
 def mnist_from_ink(ink: np.ndarray) -> np.ndarray:
@@ -119,10 +260,16 @@ def mnist_from_ink(ink: np.ndarray) -> np.ndarray:
         raise InvalidImageError("No digit found: the image is empty or has no visible ink.")
     ink = ink / peak
     mask = _ink_mask(ink)
-    rows, cols = np.nonzero(mask)
-    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-    kept = ink * ndimage.binary_dilation(mask, iterations=1)
-    return _centred(_fit_20(_stroke_normalized(kept[box], mask[box])))
+    box = _bounding_box(mask)
+    # The mask is empty outside its bounding box, so dilating the box alone is exact.
+    kept = ink[box] * ndimage.binary_dilation(mask[box], iterations=1)
+    return _centred(_fit_20(_stroke_normalized(kept, mask[box])))
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns spanned by the true pixels of a 2-D mask (which has some)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def _ink_mask(ink: np.ndarray) -> np.ndarray:
@@ -148,9 +295,11 @@ def _stroke_normalized(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """
     scale = 80.0 / max(mask.shape)
     shape = tuple(max(1, int(round(s * scale))) for s in mask.shape)
-    big = np.asarray(
-        Image.fromarray(mask.astype(np.uint8) * 255).resize(shape[::-1], Image.Resampling.BILINEAR)
-    ) >= 128
+    source = Image.fromarray(mask.astype(np.uint8) * 255)
+    if scale >= 1:
+        big = np.asarray(source.resize(shape[::-1], Image.Resampling.BILINEAR)) >= 128
+    else:  # shrinking: average areas and keep any pixel a stroke crosses, so thin lines survive
+        big = np.asarray(source.resize(shape[::-1], Image.Resampling.BOX)) >= max(1.0, 128 * scale)
     skeleton = skeletonize(big) if big.any() else big
     width = big.sum() / max(int(skeleton.sum()), 1) / 4.0
     low, high = STROKE_WIDTH_RANGE
@@ -164,8 +313,7 @@ def _stroke_normalized(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _fit_20(ink: np.ndarray) -> np.ndarray:
     """Crop to the ink and resize (anti-aliased) so the longer side is 20 pixels."""
-    rows, cols = np.nonzero(ink > 0.05)
-    ink = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    ink = ink[_bounding_box(ink > 0.05)]
     h, w = ink.shape
     scale = 20.0 / max(h, w)
     size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
@@ -195,7 +343,7 @@ def _image_from_array(array: np.ndarray) -> Image.Image:
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             raise InvalidImageError("The image contains invalid (NaN or infinite) values.")
-        a = np.clip(a * 255.0 if a.max() <= 1.0 else a, 0, 255)
+        a = np.clip(a, 0.0, 1.0) * 255.0 if a.max() <= 1.0 else np.clip(a, 0, 255)
     elif a.dtype.kind not in "biu":
         raise InvalidImageError(f"Unsupported image array type {a.dtype}.")
     a = np.clip(a, 0, 255).astype(np.uint8)
@@ -206,24 +354,55 @@ def _check_size(size: tuple[int, int]) -> None:
     w, h = size
     if w < 1 or h < 1:
         raise InvalidImageError("The image has no pixels.")
-    if w * h > MAX_IMAGE_PIXELS:
-        raise InvalidImageError(
-            f"The image is too large ({w}x{h} pixels); the limit is {MAX_IMAGE_PIXELS:,} pixels."
-        )
+    limit = max_image_pixels()
+    if w * h > limit:
+        raise InvalidImageError(f"The image is too large ({w}x{h} pixels); the limit is {limit:,} pixels.")
 
 
 def _downscaled(img: Image.Image) -> Image.Image:
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
-        img = Image.fromarray(a.astype(np.uint8))
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        img = _rescaled_to_8_bit(img)
     elif img.mode not in ("L", "LA", "RGB", "RGBA"):
-        img = img.convert("RGBA" if _has_transparency(img) else "RGB")
+        try:
+            if img.mode in ("La", "RGBa"):  # premultiplied alpha
+                img = img.convert(img.mode[:-1] + "A")
+            img = img.convert("RGBA" if _has_transparency(img) else "RGB")
+        except (ValueError, OSError) as exc:  # e.g. LAB or HSV, which PIL cannot convert to RGB
+            raise InvalidImageError(f"Unsupported image colour mode {img.mode}.") from exc
     if max(img.size) > WORK_SIZE:
-        img = img.copy()
-        img.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+        # What ``img.copy().thumbnail((WORK_SIZE, WORK_SIZE), BOX)`` gives, without the copy.
+        img = img.resize(_thumbnail_size(img.size), Image.Resampling.BOX, reducing_gap=2.0)
     return img
+
+
+def _thumbnail_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size ``Image.thumbnail((WORK_SIZE, WORK_SIZE))`` gives an image of ``size`` (Pillow's rounding)."""
+    width, height = size
+    x = y = WORK_SIZE
+    aspect = width / height
+    if x / y >= aspect:
+        x = max(min(math.floor(y * aspect), math.ceil(y * aspect), key=lambda n: abs(aspect - n / y)), 1)
+    else:
+        y = max(min(math.floor(x / aspect), math.ceil(x / aspect),
+                    key=lambda n: 0 if n == 0 else abs(aspect - x / n)), 1)
+    return x, y
+
+
+def _rescaled_to_8_bit(img: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float image stretched to 8-bit gray (min -> 0, max -> 255).
+
+    Works on blocks of rows, so a large image never has a full float64 copy.
+    """
+    a = np.asarray(img)
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise InvalidImageError("The image contains invalid (NaN or infinite) values.")
+    lo, hi = float(a.min()), float(a.max())
+    out = np.zeros(a.shape, dtype=np.uint8)
+    if hi > lo:
+        for start in range(0, a.shape[0], _ROWS_PER_BLOCK):
+            block = a[start: start + _ROWS_PER_BLOCK].astype(np.float64)
+            out[start: start + _ROWS_PER_BLOCK] = ((block - lo) / (hi - lo) * 255).astype(np.uint8)
+    return Image.fromarray(out)
 
 
 def _has_transparency(img: Image.Image) -> bool:
@@ -237,11 +416,6 @@ def _has_transparency(img: Image.Image) -> bool:
 
 def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
-
-
-def _border(a: np.ndarray) -> np.ndarray:
-    k = max(1, min(a.shape) // 20)
-    return np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
 
 
 def normalize_many(images: np.ndarray, n_jobs: int = -1) -> np.ndarray:

@@ -1,0 +1,308 @@
+"""Unit tests of the normalization: transparency, odd modes and formats, limits, EXIF."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from digitrec import normalize
+from digitrec.errors import InvalidImageError
+from digitrec.normalize import ink_map, mnist_from_ink, open_image, to_mnist
+from digitrec.settings import SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / "tests" / "data"
+
+
+def png_bytes(image: Image.Image, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=kwargs.pop("format", "PNG"), **kwargs)
+    return buffer.getvalue()
+
+
+def on_card(picture: Image.Image, margin: int = 60, radius: int = 0) -> Image.Image:
+    """``picture`` as an opaque card (rounded by ``radius``) on a transparent canvas."""
+    picture = picture.convert("RGBA")
+    w, h = picture.size
+    canvas = Image.new("RGBA", (w + 2 * margin, h + 2 * margin), (0, 0, 0, 0))
+    shape = Image.new("L", picture.size, 0)
+    ImageDraw.Draw(shape).rounded_rectangle([0, 0, w - 1, h - 1], radius=radius, fill=255)
+    canvas.paste(picture, (margin, margin), shape)
+    return canvas
+
+
+def stroke_sketch(colour=(0, 0, 0), size=240) -> Image.Image:
+    """Anti-aliased strokes of one colour on transparent black, like the sketchpad composite."""
+    big = Image.new("L", (size * 4, size * 4), 0)
+    draw = ImageDraw.Draw(big)
+    draw.line([(size, size), (size * 3, size), (size * 2, size * 3)], fill=255, width=size // 4)
+    alpha = big.resize((size, size), Image.Resampling.LANCZOS)
+    rgba = Image.new("RGBA", (size, size), colour + (0,))
+    rgba.putalpha(alpha)
+    rgb = np.asarray(rgba).copy()
+    rgb[rgb[..., 3] == 0, :3] = 0  # the canvas exports (0, 0, 0, 0) where nothing is drawn
+    return Image.fromarray(rgb, "RGBA")
+
+
+def ink_3() -> Image.Image:
+    return Image.open(TEST_DATA / "ink_3.png").convert("RGB")
+
+
+# -- transparency --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (200, 30, 30), (30, 30, 200), (255, 255, 255)],
+                         ids=["black", "red", "blue", "white"])
+def test_sketchpad_strokes_are_read_from_alpha(colour):
+    sketch = stroke_sketch(colour)
+    expected = np.asarray(sketch.getchannel("A"), dtype=np.float32) / 255.0
+    np.testing.assert_array_equal(ink_map(sketch), expected)
+
+
+def test_the_sketch_test_image_is_read_from_alpha():
+    sketch = Image.open(TEST_DATA / "sketch_7.png")
+    small = sketch.copy()
+    small.thumbnail((normalize.WORK_SIZE, normalize.WORK_SIZE), Image.Resampling.BOX)
+    expected = np.asarray(small.getchannel("A"), dtype=np.float32) / 255.0
+    np.testing.assert_array_equal(ink_map(sketch), expected)
+
+
+def test_a_white_card_with_a_dark_digit_is_read_from_the_digit(classifier):
+    """The reported bug: the card's alpha was taken as ink, a filled blob read as 0."""
+    card = on_card(ink_3())
+    # Same as the card pasted on white paper: the transparent margin is not ink.
+    paper = Image.new("RGB", card.size, "white")
+    paper.paste(ink_3(), (60, 60))
+    np.testing.assert_allclose(to_mnist(card), to_mnist(paper), atol=1e-6)
+    assert classifier.predict(card) == ["3"]
+
+
+def test_a_dark_one_on_a_white_card_is_a_one_not_a_blob(classifier):
+    card = Image.new("RGB", (200, 300), "white")
+    ImageDraw.Draw(card).line([(105, 40), (95, 260)], fill="black", width=14)
+    image = to_mnist(on_card(card, margin=50))
+    assert (image > 0.5).mean() < 0.15  # a thin stroke, not the card
+    assert classifier.predict(on_card(card, margin=50)) == ["1"]
+
+
+@pytest.mark.parametrize(
+    "make, digit",
+    [
+        (lambda: on_card(Image.open(TEST_DATA / "ink_4.jpg")), "4"),  # light digit on a dark card
+        (lambda: on_card(ink_3(), margin=0, radius=60), "3"),  # rounded corners, no margin
+        (lambda: on_card(Image.composite(Image.new("RGB", (280, 280), (250, 220, 60)),  # yellow paper
+                                         Image.new("RGB", (280, 280), (20, 20, 120)),  # blue ink
+                                         ink_3().convert("L"))), "3"),
+    ],
+    ids=["dark-card", "rounded-photo", "yellow-card"],
+)
+def test_other_cards_are_read_from_their_marks(classifier, make, digit):
+    assert classifier.predict(make()) == [digit]
+
+
+def test_a_card_with_a_translucent_shadow(classifier):
+    card = on_card(ink_3(), margin=40)
+    shadow = np.zeros((card.height, card.width, 4), np.uint8)
+    shadow[50:-20, 50:-20, 3] = 90  # soft black drop shadow, under half the card's opacity
+    image = Image.fromarray(shadow, "RGBA")
+    image.alpha_composite(card)
+    assert classifier.predict(image) == ["3"]
+
+
+def test_fully_or_nearly_transparent_images_have_no_digit():
+    with pytest.raises(InvalidImageError, match="No digit found"):
+        to_mnist(Image.new("RGBA", (300, 300), (0, 0, 0, 0)))
+    speck = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
+    speck.putpixel((150, 150), (0, 0, 0, 10))
+    with pytest.raises(InvalidImageError, match="No digit found"):
+        to_mnist(speck)
+
+
+def test_a_uniformly_translucent_image_is_read_from_its_colours():
+    image = ink_3().convert("RGBA")
+    image.putalpha(100)
+    np.testing.assert_allclose(to_mnist(image), to_mnist(ink_3()), atol=0.02)
+    flat = Image.new("RGBA", (200, 200), (255, 255, 255, 100))
+    with pytest.raises(InvalidImageError, match="No digit found"):
+        to_mnist(flat)
+
+
+def test_opaque_rgba_is_read_like_rgb():
+    np.testing.assert_array_equal(to_mnist(ink_3().convert("RGBA")), to_mnist(ink_3()))
+
+
+def test_palette_image_with_a_transparent_index(classifier):
+    data = png_bytes(Image.open(TEST_DATA / "sketch_7.png"), format="GIF")  # one transparent palette index
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "P" and "transparency" in image.info
+    assert classifier.predict(data) == ["7"]
+    card = png_bytes(on_card(ink_3()).convert("P"), format="PNG")  # a card, as a palette PNG with tRNS
+    assert Image.open(io.BytesIO(card)).mode == "P"
+    assert classifier.predict(card) == ["3"]
+
+
+# -- odd modes, formats and files -----------------------------------------------------------------
+
+
+def test_16_bit_images_are_stretched_to_8_bits():
+    gray = np.asarray(ink_3().convert("L"))
+    sixteen = Image.fromarray(gray.astype(np.uint16) * 257)
+    assert sixteen.mode == "I;16"
+    np.testing.assert_array_equal(to_mnist(png_bytes(sixteen)), to_mnist(Image.fromarray(gray)))
+
+
+def test_16_bit_rescaling_in_row_blocks_matches_the_whole_image_formula(monkeypatch):
+    monkeypatch.setattr(normalize, "_ROWS_PER_BLOCK", 7)
+    values = np.random.default_rng(0).integers(100, 60000, (50, 40), dtype=np.uint16)
+    a = values.astype(np.float64)
+    expected = ((a - a.min()) / (a.max() - a.min()) * 255).astype(np.uint8)
+    result = np.asarray(normalize._rescaled_to_8_bit(Image.fromarray(values)))
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_float_images_with_nan_or_infinity_are_refused():
+    values = np.ones((30, 30), np.float32)
+    values[3, 3] = np.nan
+    with pytest.raises(InvalidImageError, match="NaN or infinite"):
+        to_mnist(Image.fromarray(values))
+
+
+def test_cmyk_and_one_bit_images(classifier):
+    assert classifier.predict(png_bytes(ink_3().convert("CMYK"), format="JPEG", quality=95)) == ["3"]
+    assert classifier.predict(png_bytes(ink_3().convert("1"))) == ["3"]
+
+
+def test_premultiplied_and_unconvertible_modes_do_not_crash():
+    with pytest.raises(InvalidImageError):
+        to_mnist(Image.new("La", (40, 40)))
+    for mode in ("HSV", "LAB", "YCbCr"):
+        with pytest.raises(InvalidImageError):
+            to_mnist(Image.new(mode, (40, 40)))
+
+
+def test_animated_gif_uses_the_first_frame(classifier):
+    first = ink_3().convert("P")
+    second = Image.new("P", first.size, 0)
+    data = png_bytes(first, format="GIF", save_all=True, append_images=[second], duration=100)
+    assert getattr(Image.open(io.BytesIO(data)), "n_frames", 1) == 2
+    assert classifier.predict(data) == ["3"]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><text>7</text></svg>', "not a readable image"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n", "not a readable image"),
+        (b"just some text", "not a readable image"),
+    ],
+    ids=["empty", "svg", "eps", "text"],
+)
+def test_unreadable_bytes_are_refused(data, message):
+    with pytest.raises(InvalidImageError, match=message):
+        open_image(data)
+
+
+def test_only_the_documented_formats_are_opened():
+    ico = png_bytes(ink_3().resize((64, 64)), format="ICO")
+    with pytest.raises(InvalidImageError, match="not a readable image"):
+        open_image(ico)
+    for fmt in ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"):
+        assert open_image(png_bytes(ink_3(), format=fmt)).size == (280, 280)
+
+
+def test_exif_orientation_is_applied():
+    tall = Image.new("RGB", (40, 80), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    opened = open_image(png_bytes(tall, format="JPEG", exif=exif.tobytes()))
+    assert opened.size == (80, 40)
+
+
+def test_a_malformed_exif_block_does_not_make_the_image_unreadable(monkeypatch):
+    def broken(*args, **kwargs):
+        raise SyntaxError("bad EXIF")
+
+    monkeypatch.setattr(normalize.ImageOps, "exif_transpose", broken)
+    assert open_image(png_bytes(ink_3(), format="JPEG")).size == (280, 280)
+
+
+def test_tiny_images_have_no_digit():
+    for size in [(1, 1), (2, 1), (1, 3)]:
+        with pytest.raises(InvalidImageError, match="No digit found"):
+            to_mnist(Image.new("L", size, 0))
+
+
+@pytest.mark.parametrize("colour", ["white", "black", (128, 128, 128)])
+def test_flat_images_have_no_digit(colour):
+    with pytest.raises(InvalidImageError, match="No digit found"):
+        to_mnist(Image.new("RGB", (300, 200), colour))
+
+
+def test_noise_gives_a_valid_model_input():
+    noise = np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    result = to_mnist(noise)
+    assert result.shape == (28, 28) and np.isfinite(result).all()
+
+
+def test_ink_maps_must_be_two_dimensional_and_finite():
+    with pytest.raises(InvalidImageError, match="2-D"):
+        mnist_from_ink(np.zeros((3, 3, 3)))
+    with pytest.raises(InvalidImageError, match="NaN"):
+        mnist_from_ink(np.full((5, 5), np.inf))
+
+
+# -- the pixel limit -------------------------------------------------------------------------------
+
+
+def test_pixel_limit_comes_from_the_environment_on_use(monkeypatch):
+    monkeypatch.setenv("DIGITREC_MAX_IMAGE_PIXELS", "10000")
+    assert normalize.MAX_IMAGE_PIXELS == 10_000
+    with pytest.raises(InvalidImageError, match=r"too large \(101x100 pixels\); the limit is 10,000 pixels"):
+        to_mnist(png_bytes(Image.new("L", (101, 100))))
+    with pytest.raises(InvalidImageError, match="too large"):
+        to_mnist(np.zeros((100, 101)))
+    with pytest.raises(InvalidImageError, match="too large"):
+        to_mnist(Image.new("L", (101, 100)))
+    monkeypatch.setenv("DIGITREC_MAX_IMAGE_PIXELS", " ")  # set but empty: the default
+    assert normalize.MAX_IMAGE_PIXELS == normalize.DEFAULT_MAX_IMAGE_PIXELS
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "1e6"])
+def test_a_bad_pixel_limit_is_a_clear_error_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("DIGITREC_MAX_IMAGE_PIXELS", value)
+    with pytest.raises(SettingsError, match="DIGITREC_MAX_IMAGE_PIXELS"):
+        to_mnist(ink_3())
+
+
+def test_a_bad_pixel_limit_does_not_break_importing_digitrec():
+    env = {**os.environ, "DIGITREC_MAX_IMAGE_PIXELS": "lots"}
+    code = "import digitrec, digitrec.normalize; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_pixel_limit_is_checked_before_decoding():
+    """A 30000x30000 PNG of ~100 kB is refused from its header, with next to no memory."""
+    from test_hostile_input import bomb_png
+
+    with pytest.raises(InvalidImageError, match="too large"):
+        open_image(bomb_png(30_000, 30_000))
+
+
+@pytest.mark.parametrize("size", [(257, 100), (1000, 3), (3, 1000), (640, 480), (1234, 567), (256, 257), (300, 299)])
+def test_downscaling_is_exactly_a_thumbnail_without_the_copy(size):
+    """The work image is what ``copy().thumbnail()`` gave before (the model was trained on it)."""
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, size[::-1] + (3,), dtype=np.uint8))
+    thumbnail = image.copy()
+    thumbnail.thumbnail((normalize.WORK_SIZE, normalize.WORK_SIZE), Image.Resampling.BOX)
+    downscaled = normalize._downscaled(image)
+    assert downscaled.size == thumbnail.size
+    np.testing.assert_array_equal(np.asarray(downscaled), np.asarray(thumbnail))
