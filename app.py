@@ -68,32 +68,17 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
             with gr.Tab("Draw", id="draw"):
                 with gr.Row():
                     with gr.Column(scale=3, min_width=320):
-                        sketch = gr.Sketchpad(
-                            label="Draw one digit, large",
-                            elem_id="sketch",
-                            type="pil",
-                            image_mode="RGBA",
-                            brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=14),
-                            eraser=gr.Eraser(default_size=24),
-                            canvas_size=(CANVAS_SIZE, CANVAS_SIZE),
-                            fixed_canvas=True,
-                            layers=False,
-                            transforms=(),
+                        sketch = _sketchpad(
+                            "Draw one digit, large", "sketch", (CANVAS_SIZE, CANVAS_SIZE), brush_size=14,
                             height=f"min({CANVAS_SIZE + 130}px, calc(100vw + 40px))",  # phones: less empty space
-                            buttons=[],
                         )
                         gr.Markdown(
                             "Draw large, in the middle. The prediction updates each time you lift the "
                             "pen; ↶ undoes a stroke, the bin clears the canvas.",
                             elem_id="draw-tip",
                         )
-                    with gr.Column(scale=2, min_width=220):
-                        sketch_label = gr.Label(num_top_classes=3, label="Prediction", elem_id="sketch-label")
-                        sketch_note = gr.Markdown(elem_id="sketch-note")
-                        with gr.Row():
-                            sketch_preview = _preview("sketch-preview")
-                            sketch_heat = _heatmap("sketch-heat")
-                        sketch_fix, sketch_fix_button, sketch_fix_note = _correction_form("sketch")
+                    sketch_label, sketch_note, sketch_preview, sketch_heat, sketch_fix, sketch_fix_button, \
+                        sketch_fix_note = _result_column("sketch")
 
             with gr.Tab("Upload", id="upload"):
                 with gr.Row():
@@ -112,29 +97,15 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                             elem_id="examples",
                             api_visibility="private",
                         )
-                    with gr.Column(scale=2, min_width=220):
-                        image_label = gr.Label(num_top_classes=3, label="Prediction", elem_id="upload-label")
-                        image_note = gr.Markdown(elem_id="upload-note")
-                        with gr.Row():
-                            image_preview = _preview("upload-preview")
-                            image_heat = _heatmap("upload-heat")
-                        image_fix, image_fix_button, image_fix_note = _correction_form("upload")
+                    image_label, image_note, image_preview, image_heat, image_fix, image_fix_button, \
+                        image_fix_note = _result_column("upload")
 
             with gr.Tab("Number", id="number"):
                 with gr.Row():
                     with gr.Column(scale=3, min_width=320):
-                        number_sketch = gr.Sketchpad(
-                            label="Write a number (a year, a ZIP code...)",
-                            elem_id="number-sketch",
-                            type="pil",
-                            image_mode="RGBA",
-                            brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=10),
-                            eraser=gr.Eraser(default_size=24),
-                            canvas_size=(2 * CANVAS_SIZE, CANVAS_SIZE // 2),
-                            fixed_canvas=True,
-                            layers=False,
-                            transforms=(),
-                            buttons=[],
+                        number_sketch = _sketchpad(
+                            "Write a number (a year, a ZIP code...)", "number-sketch",
+                            (2 * CANVAS_SIZE, CANVAS_SIZE // 2), brush_size=10,
                         )
                         number_image = gr.Image(
                             label="...or upload a picture of one",
@@ -200,9 +171,10 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
     return demo
 
 
-def _preview(elem_id: str) -> gr.Image:
+def _preview(elem_id: str, label: str = "What the model sees (28×28)") -> gr.Image:
+    """A small read-only image beside the prediction: the model input, or its heatmap."""
     return gr.Image(
-        label="What the model sees (28×28)",
+        label=label,
         elem_id=elem_id,
         interactive=False,
         format="png",
@@ -212,25 +184,38 @@ def _preview(elem_id: str) -> gr.Image:
     )
 
 
-def _heatmap(elem_id: str) -> gr.Image:
-    return gr.Image(
-        label="Where it looked",
+def _sketchpad(label: str, elem_id: str, canvas_size: tuple[int, int], brush_size: int,
+               height: str | None = None) -> gr.Sketchpad:
+    """A fixed-size canvas with a black brush and an eraser: no layers, no transforms."""
+    return gr.Sketchpad(
+        label=label,
         elem_id=elem_id,
-        interactive=False,
-        format="png",
-        height=PREVIEW_SIZE + 60,
-        width=PREVIEW_SIZE + 90,
+        type="pil",
+        image_mode="RGBA",
+        brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=brush_size),
+        eraser=gr.Eraser(default_size=24),
+        canvas_size=canvas_size,
+        fixed_canvas=True,
+        layers=False,
+        transforms=(),
+        height=height,
         buttons=[],
     )
 
 
-def _correction_form(prefix: str) -> tuple[gr.Radio, gr.Button, gr.Markdown]:
-    """"Wrong? The right digit is ..." with a save button and a line for the answer."""
-    with gr.Accordion("Wrong? Tell us the right digit", open=False, elem_id=f"{prefix}-fix"):
-        choice = gr.Radio([str(d) for d in range(10)], label="The right digit", elem_id=f"{prefix}-fix-choice")
-        button = gr.Button("Save correction", size="sm", elem_id=f"{prefix}-fix-save")
-        note = gr.Markdown(elem_id=f"{prefix}-fix-note")
-    return choice, button, note
+def _result_column(prefix: str) -> tuple[gr.Label, gr.Markdown, gr.Image, gr.Image, gr.Radio, gr.Button, gr.Markdown]:
+    """Label, unsure note, preview and heatmap, and a "wrong? the right digit is ..." form."""
+    with gr.Column(scale=2, min_width=220):
+        label = gr.Label(num_top_classes=3, label="Prediction", elem_id=f"{prefix}-label")
+        note = gr.Markdown(elem_id=f"{prefix}-note")
+        with gr.Row():
+            preview = _preview(f"{prefix}-preview")
+            heat = _preview(f"{prefix}-heat", label="Where it looked")
+        with gr.Accordion("Wrong? Tell us the right digit", open=False, elem_id=f"{prefix}-fix"):
+            choice = gr.Radio([str(d) for d in range(10)], label="The right digit", elem_id=f"{prefix}-fix-choice")
+            button = gr.Button("Save correction", size="sm", elem_id=f"{prefix}-fix-save")
+            saved = gr.Markdown(elem_id=f"{prefix}-fix-note")
+    return label, note, preview, heat, choice, button, saved
 
 
 def launch(demo: gr.Blocks, settings: Settings, **kwargs):

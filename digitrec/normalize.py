@@ -248,8 +248,9 @@ def _card_region(rgba: np.ndarray) -> np.ndarray | None:
     return opaque if marks.mean() >= MIN_MARK_FRACTION else None
 
 
-def mnist_from_ink(ink: np.ndarray) -> np.ndarray:
-    """MNIST-format (28, 28) float32 image from an ink map of any size (1 = ink)."""
+def scaled_ink(ink: np.ndarray, empty_message: str = "No digit found: the image is empty or has no visible ink."
+               ) -> np.ndarray:
+    """A checked 2-D ink map scaled so its strongest ink is 1; ``empty_message`` when there is none."""
     ink = np.asarray(ink, dtype=np.float32)
     if ink.ndim != 2 or min(ink.shape) < 1:
         raise InvalidImageError(f"Expected a 2-D ink map, got shape {ink.shape}.")
@@ -257,8 +258,13 @@ def mnist_from_ink(ink: np.ndarray) -> np.ndarray:
         raise InvalidImageError("The image contains invalid (NaN or infinite) values.")
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
-        raise InvalidImageError("No digit found: the image is empty or has no visible ink.")
-    ink = ink / peak
+        raise InvalidImageError(empty_message)
+    return ink / peak
+
+
+def mnist_from_ink(ink: np.ndarray) -> np.ndarray:
+    """MNIST-format (28, 28) float32 image from an ink map of any size (1 = ink)."""
+    ink = scaled_ink(ink)
     mask = _ink_mask(ink)
     box = _bounding_box(mask)
     # The mask is empty outside its bounding box, so dilating the box alone is exact.

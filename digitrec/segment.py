@@ -45,13 +45,7 @@ from skimage.filters import threshold_otsu
 from skimage.morphology import skeletonize
 
 from digitrec.errors import InvalidImageError
-from digitrec.normalize import (
-    MIN_CONTRAST,
-    ImageInput,
-    ink_map,
-    mnist_from_ink,
-    open_image,
-)
+from digitrec.normalize import ImageInput, ink_map, mnist_from_ink, open_image, scaled_ink
 
 #: Components smaller than this fraction of the largest one's area are specks.
 SPECK_AREA = 0.03
@@ -197,15 +191,7 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
              size: tuple[int, int] | None = None) -> NumberReading:
     """Read the number in an ink map (2-D, 1 = ink); boxes are multiplied by ``scale`` (x, y)
     and clipped to ``size`` (width, height) when given."""
-    ink = np.asarray(ink, dtype=np.float32)
-    if ink.ndim != 2 or min(ink.shape) < 1:
-        raise InvalidImageError(f"Expected a 2-D ink map, got shape {ink.shape}.")
-    if not np.isfinite(ink).all():
-        raise InvalidImageError("The image contains invalid (NaN or infinite) values.")
-    peak = float(ink.max())
-    if peak < MIN_CONTRAST:
-        raise InvalidImageError(_EMPTY_MESSAGE)
-    ink = ink / peak
+    ink = scaled_ink(ink, _EMPTY_MESSAGE)
     labels, clusters = _clusters(ink)
     if not clusters:
         raise InvalidImageError(_EMPTY_MESSAGE)
