@@ -27,8 +27,7 @@ from __future__ import annotations
 import os.path
 import sys
 
-# Run as a script, bench/ would be the first import root, and a bench/numbers.py shadows the
-# standard library's numbers module (numpy imports it): make the project root the first instead.
+# Run as a script, bench/ would be the first import root: make the project root the first instead.
 _BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [os.path.dirname(_BENCH)] + [p for p in sys.path if os.path.abspath(p or ".") != _BENCH]
 
