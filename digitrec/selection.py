@@ -9,7 +9,7 @@ import itertools
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
 
 import numpy as np
@@ -69,25 +69,63 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))] or [{}]
 
 
-def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.ndarray, y_aug: np.ndarray,
-                  copies_available: int, X_style: np.ndarray, y_style: np.ndarray, X_other: np.ndarray,
-                  seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows a candidate trains on: a subsample for slow families, plus its augmented
-    copies, style digits and not-a-digit images (in that order)."""
-    if candidate.max_train and len(X) > candidate.max_train:
-        keep = np.random.default_rng(seed).permutation(len(X))[: candidate.max_train]
-        X, y = X[keep], y[keep]
-    if candidate.augment_copies and copies_available:
-        per_copy = len(X_aug) // copies_available
-        take = per_copy * min(candidate.augment_copies, copies_available)
-        X, y = np.concatenate([X, X_aug[:take]]), np.concatenate([y, y_aug[:take]])
+@dataclass(frozen=True)
+class ExtraRows:
+    """Training rows beyond the dataset's own images.
+
+    Distorted copies come copy-major (see :func:`digitrec.augment.augment`) with the
+    labels and source indices of their originals; style digits, not-a-digit images and
+    user corrections are used as they are.
+    """
+
+    X_aug: np.ndarray
+    y_aug: np.ndarray
+    aug_source: np.ndarray
+    copies: int
+    X_style: np.ndarray
+    y_style: np.ndarray
+    X_other: np.ndarray
+    X_extra: np.ndarray
+    y_extra: np.ndarray
+
+    def restricted_to(self, sources: np.ndarray) -> "ExtraRows":
+        """The same rows, with only the distorted copies of ``sources``."""
+        keep = np.isin(self.aug_source, sources)
+        return replace(self, X_aug=self.X_aug[keep], y_aug=self.y_aug[keep], aug_source=self.aug_source[keep])
+
+
+def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: ExtraRows,
+                  subsample_seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows a candidate trains on, and a group per row for cross-validation.
+
+    In order: the dataset rows (a random subsample for slow families when
+    ``subsample_seed`` is given), the candidate's distorted copies (grouped with the
+    index of their source, so copies stay in one fold), style digits, not-a-digit images
+    and user corrections (each a group of its own).
+    """
+    groups = np.arange(len(y))
+    if subsample_seed is not None and candidate.max_train and len(X) > candidate.max_train:
+        keep = np.random.default_rng(subsample_seed).permutation(len(X))[: candidate.max_train]
+        X, y, groups = X[keep], y[keep], groups[keep]
+    parts_X, parts_y, parts_groups = [X], [y], [groups]
+
+    def add(rows: np.ndarray, labels: np.ndarray, row_groups: np.ndarray | None = None) -> None:
+        size = sum(len(g) for g in parts_groups)
+        parts_X.append(rows)
+        parts_y.append(labels)
+        parts_groups.append(size + np.arange(len(labels)) if row_groups is None else row_groups)
+
+    if candidate.augment_copies and extra.copies:
+        take = len(extra.X_aug) // extra.copies * min(candidate.augment_copies, extra.copies)
+        add(extra.X_aug[:take], extra.y_aug[:take], extra.aug_source[:take])
     if candidate.style_digits:
-        n = min(candidate.style_digits, len(y_style))
-        X, y = np.concatenate([X, X_style[:n]]), np.concatenate([y, y_style[:n]])
+        n = min(candidate.style_digits, len(extra.y_style))
+        add(extra.X_style[:n], extra.y_style[:n])
     if candidate.non_digits:
-        n = min(candidate.non_digits, len(X_other))
-        X, y = np.concatenate([X, X_other[:n]]), np.concatenate([y, np.full(n, NOT_A_DIGIT)])
-    return X, y
+        n = min(candidate.non_digits, len(extra.X_other))
+        add(extra.X_other[:n], np.full(n, NOT_A_DIGIT))
+    add(extra.X_extra, extra.y_extra)
+    return np.concatenate(parts_X), np.concatenate(parts_y), np.concatenate(parts_groups)
 
 
 def tune(candidate: Candidate, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray,

@@ -22,9 +22,9 @@ from digitrec.card import DEFAULT_REPO_ID, write_card
 from digitrec.data import DigitDataset
 from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
-from digitrec.selection import CandidateResult, Progress, grid_points, training_rows, tune
+from digitrec.selection import CandidateResult, ExtraRows, Progress, grid_points, training_rows, tune
 from digitrec.serialization import save_model
-from digitrec.styles import NOT_A_DIGIT, non_digits, style_digits
+from digitrec.styles import non_digits, style_digits
 from digitrec.zoo import CANDIDATES, Candidate
 
 CLASSES = [str(d) for d in range(10)]
@@ -81,25 +81,22 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         X_extra, y_extra = images.reshape(-1, 784), labels.astype(np.int64)
         print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
 
-    in_train = np.isin(aug_source, train_idx)
+    extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_extra, y_extra)
+    extra_in_train = extra.restricted_to(train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
     progress = Progress(sum(len(grid_points(g)) for g in grids) + 1, stream)
     fitted: dict[str, BaseEstimator] = {}
     results: list[CandidateResult] = []
     for candidate, grid in zip(candidates, grids):
-        X_fit, y_fit = training_rows(candidate, X_all[train_idx], y_all[train_idx],
-                                     X_aug[in_train], y_all[aug_source[in_train]], copies, X_style, y_style, X_other, seed)
-        X_fit, y_fit = np.concatenate([X_fit, X_extra]), np.concatenate([y_fit, y_extra])
+        X_fit, y_fit, _ = training_rows(candidate, X_all[train_idx], y_all[train_idx], extra_in_train,
+                                        subsample_seed=seed)
         fitted[candidate.name], result = tune(candidate, X_fit, y_fit, X_all[val_idx], y_all[val_idx], grid, progress)
         results.append(result)
 
     chosen = max(results, key=lambda r: r.val_accuracy)
     candidate = CANDIDATES[chosen.name]
     progress.step(f"refitting {chosen.name} on the whole training set with calibration")
-    X_final, y_final, groups = _final_rows(candidate, X_all, y_all, X_aug, aug_source, copies, X_style, y_style,
-                                           X_other)
-    X_final, y_final = np.concatenate([X_final, X_extra]), np.concatenate([y_final, y_extra])
-    groups = np.concatenate([groups, groups.max(initial=-1) + 1 + np.arange(len(y_extra))])
+    X_final, y_final, groups = training_rows(candidate, X_all, y_all, extra)
     fit_start = time.perf_counter()
     model = _calibrated(candidate, chosen.best_params, X_final, y_final, groups, seed)
     final_fit_seconds = time.perf_counter() - fit_start
@@ -130,27 +127,6 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
           f"{metrics['predict_ms_per_image']:.2f} ms/image, total {metrics['training_seconds'] / 60:.1f} min -> {out}",
           file=stream, flush=True)
     return metrics
-
-
-def _final_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, X_aug: np.ndarray, aug_source: np.ndarray,
-                copies: int, X_style: np.ndarray, y_style: np.ndarray,
-                X_other: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All training rows for the final fit, grouped by source image so copies stay in one fold."""
-    groups = np.arange(len(y))
-    if candidate.augment_copies and copies:
-        take = len(X_aug) // copies * min(candidate.augment_copies, copies)
-        X = np.concatenate([X, X_aug[:take]])
-        y = np.concatenate([y, y[aug_source[:take]]])
-        groups = np.concatenate([groups, aug_source[:take]])
-    if candidate.style_digits:
-        n = min(candidate.style_digits, len(y_style))
-        X, y = np.concatenate([X, X_style[:n]]), np.concatenate([y, y_style[:n]])
-        groups = np.concatenate([groups, len(groups) + np.arange(n)])
-    if candidate.non_digits:
-        n = min(candidate.non_digits, len(X_other))
-        X, y = np.concatenate([X, X_other[:n]]), np.concatenate([y, np.full(n, NOT_A_DIGIT)])
-        groups = np.concatenate([groups, len(groups) + np.arange(n)])
-    return X, y, groups
 
 
 def _calibrated(candidate: Candidate, params: dict[str, Any], X: np.ndarray, y: np.ndarray, groups: np.ndarray,
