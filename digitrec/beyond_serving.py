@@ -1,4 +1,4 @@
-"""The app's handlers beyond one digit: whole numbers, corrections from users, heatmaps.
+"""The app's handlers beyond one digit: whole numbers and corrections from users.
 
 Kept apart from :mod:`digitrec.serving` (single digits) but built on its payload helpers
 and its :func:`~digitrec.serving.user_facing` error handling.
@@ -17,9 +17,8 @@ from PIL import Image
 from digitrec.classifier import DigitClassifier
 from digitrec.corrections import CorrectionError, CorrectionStore
 from digitrec.errors import InvalidImageError
-from digitrec.explain import heatmap_image, occlusion_heatmap
 from digitrec.segment import draw_boxes, read_number
-from digitrec.serving import NO_IMAGE_MESSAGE, PREVIEW_SIZE, image_file, sketch_image, sketch_value, user_facing
+from digitrec.serving import NO_IMAGE_MESSAGE, image_file, sketch_image, sketch_value, user_facing
 from digitrec.normalize import open_image
 
 log = logging.getLogger(__name__)
@@ -96,9 +95,3 @@ class CorrectionDesk:
             raise InvalidImageError(str(exc)) from None
         log.info("correction %s saved: predicted %s, corrected %s", ident, predicted, corrected)
         return f"Thanks! Saved: the model said {predicted}, you said {corrected}. It will help the next model."
-
-
-def heatmap_for(classifier: DigitClassifier, normalized: np.ndarray, label: str) -> Image.Image:
-    """Where the model looked: occlusion sensitivity of ``label`` over the 28x28 input."""
-    heat = occlusion_heatmap(classifier, normalized, classifier.classes.index(label))
-    return heatmap_image(normalized, heat, size=PREVIEW_SIZE)

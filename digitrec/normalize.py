@@ -181,12 +181,13 @@ def _colour_ink(pixels: np.ndarray) -> np.ndarray:
     exact = pixels.dtype != np.uint8
     rgb = pixels if exact else pixels.astype(np.float32) / 255.0
     rgb3 = rgb if rgb.ndim == 3 else rgb[..., None]
-    border = _border_gray(rgb3)
+    border_pixels = _border_pixels(rgb3)
+    border = border_pixels.mean(axis=1)  # gray level of each border pixel
     dark_ink = float(np.median(border)) >= 0.5
     if float(np.percentile(border, 95) - np.percentile(border, 5)) < FLAT_BORDER:
         # Even paper or screen (scans, PNGs, MNIST itself): the background is one colour, so
         # ink is the distance from it. Local background removal would hollow thick strokes.
-        paper = np.median(_border_pixels(rgb3), axis=0)
+        paper = np.median(border_pixels, axis=0)
         return np.clip(_channel_max(np.abs(rgb3 - paper)), 0.0, 1.0)
     size = max(3, int(round(max(rgb.shape[:2]) / 6)))
     footprint = (size, size, 1) if pixels.ndim == 3 else (size, size)
@@ -214,18 +215,6 @@ def _channel_max(a: np.ndarray) -> np.ndarray:
     for c in range(1, a.shape[2]):
         np.maximum(out, a[..., c], out=out)
     return out
-
-
-def _border_gray(rgb: np.ndarray) -> np.ndarray:
-    """Gray values (channel mean) of the border strips of an RGB image (gray: repeated to RGB first).
-
-    The strips are ``1/20`` of the shorter side wide; only they are averaged.
-    """
-    k = max(1, min(rgb.shape[:2]) // 20)
-    strips = [rgb[:k], rgb[-k:], rgb[:, :k], rgb[:, -k:]]
-    if rgb.shape[2] == 1:
-        strips = [np.repeat(s, 3, axis=2) for s in strips]
-    return np.concatenate([s.mean(axis=2).ravel() for s in strips])
 
 
 def _card_region(rgba: np.ndarray) -> np.ndarray | None:
