@@ -37,6 +37,8 @@ from digitrec.settings import Settings
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CANVAS_SIZE = 400
+#: The concurrency group of the events that run the model (see ``build_app``).
+MODEL_CONCURRENCY_ID = "model"
 
 # The editor starts with no tool selected ("select the draw tool to start"): pick the brush
 # once the canvas is on the page, so drawing works straight away with a mouse or a finger.
@@ -57,7 +59,12 @@ SELECT_BRUSH_JS = """
 
 
 def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> gr.Blocks:
-    """The app serving ``classifier``, with the queue limits of ``settings``."""
+    """The app serving ``classifier``, with the queue limits of ``settings``.
+
+    At most ``settings.queue_size`` requests wait; at most ``settings.concurrency`` run the
+    model at once, all endpoints and page events together (one concurrency group), so the
+    load on the machine does not grow with the number of endpoints.
+    """
     settings = settings or Settings()
 
     with gr.Blocks(title="digitrec: handwritten digit recognizer") as demo:
@@ -141,33 +148,39 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         numbers = NumberReader(classifier, sketchpad=number_sketch)
         corrections = CorrectionDesk(classifier, settings.corrections_dir, sketchpad=sketch)
 
+        # Every event below with a Python handler runs the model: they share one concurrency
+        # limit, so at most ``settings.concurrency`` run at once, whichever endpoints they come from.
+        model = {"concurrency_id": MODEL_CONCURRENCY_ID, "concurrency_limit": settings.concurrency}
+
         # The page: predict when a stroke ends or an image arrives; a cleared input clears.
         sketch.change(
             predictor.show_sketch, sketch, [sketch_label, sketch_preview, sketch_note, sketch_heat], preprocess=False,
-            api_visibility="private", show_progress="minimal", trigger_mode="always_last",
+            api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model,
         )
         image.change(
             predictor.show_upload, image, [image_label, image_preview, image_note, image_heat], preprocess=False,
-            api_visibility="private", show_progress="minimal",
+            api_visibility="private", show_progress="minimal", **model,
         )
         for source in (number_sketch, number_image):
             source.change(numbers.show_number, source, [number_boxes, number_json], preprocess=False,
-                          api_visibility="private", show_progress="minimal", trigger_mode="always_last")
+                          api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model)
         sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,
-                                api_visibility="private")
+                                api_visibility="private", **model)
         image_fix_button.click(corrections.submit_upload, [image, image_fix], image_fix_note, preprocess=False,
-                               api_visibility="private")
+                               api_visibility="private", **model)
         demo.load(None, js=SELECT_BRUSH_JS)
 
         # The API: endpoints without a trigger on the page, so an empty payload is an error.
-        gr.on([], predictor.predict, image, image_label, api_name="predict", preprocess=False)
-        gr.on([], predictor.predict_sketch, sketch, sketch_label, api_name="predict_sketch", preprocess=False)
-        gr.on([], predictor.predict_batch, batch_files, batch_results, api_name="predict_batch")
-        gr.on([], numbers.predict_number, number_image, number_json, api_name="predict_number", preprocess=False)
+        gr.on([], predictor.predict, image, image_label, api_name="predict", preprocess=False, **model)
+        gr.on([], predictor.predict_sketch, sketch, sketch_label, api_name="predict_sketch", preprocess=False,
+              **model)
+        gr.on([], predictor.predict_batch, batch_files, batch_results, api_name="predict_batch", **model)
+        gr.on([], numbers.predict_number, number_image, number_json, api_name="predict_number", preprocess=False,
+              **model)
         gr.on([], numbers.predict_number, number_sketch, number_json, api_name="predict_number_sketch",
-              preprocess=False)
+              preprocess=False, **model)
 
-    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    demo.queue(max_size=settings.queue_size)
     return demo
 
 

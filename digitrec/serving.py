@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import gradio as gr
 import numpy as np
+from gradio.context import LocalContext
 from PIL import Image
 
 from digitrec import normalize
@@ -292,19 +293,41 @@ def image_file(payload: dict[str, Any] | None) -> str | bytes | None:
 
     Gradio's own preprocessing opens the file with PIL and fails with a generic error on
     anything that is not an image; here decoding is left to :func:`digitrec.to_mnist`,
-    whose errors are written for the user. Returns a path, the bytes of a data URL, or None.
+    whose errors are written for the user. Returns a path, the bytes of a data URL (in
+    ``url`` or ``path``), or None.
     """
     if payload is None:
         return None
-    url = payload.get("url") or ""
-    if url.startswith("data:"):
-        try:
-            return base64.b64decode(url.partition(",")[2], validate=False)
-        except (binascii.Error, ValueError):
-            raise InvalidImageError("The image data is not valid base64.") from None
+    for field in ("url", "path"):
+        value = payload.get(field)
+        if isinstance(value, str) and value.startswith("data:"):
+            return data_url_bytes(value)
     if not payload.get("path"):
         raise InvalidImageError(NO_IMAGE_MESSAGE)
     return str(payload["path"])
+
+
+def data_url_bytes(url: str) -> bytes:
+    """The bytes of a base64 ``data:`` URL, within the upload limit of the app serving the event.
+
+    Such an image arrives inside the JSON body, not through Gradio's upload route, so the
+    upload limit (``launch(max_file_size=...)``) is applied here, from the length of the
+    base64 text: an oversized image is refused before any of it is decoded.
+    """
+    encoded = url.partition(",")[2]
+    size = len(encoded) * 3 // 4 - encoded[-2:].count("=")
+    limit = upload_limit()
+    if limit is not None and size > limit:
+        raise InvalidImageError(f"The upload: the image is too large ({size:,} bytes); the limit is {limit:,} bytes.")
+    try:
+        return base64.b64decode(encoded, validate=False)
+    except (binascii.Error, ValueError):
+        raise InvalidImageError("The image data is not valid base64.") from None
+
+
+def upload_limit() -> int | None:
+    """The upload limit in bytes of the app running the current event; None outside an event or without a limit."""
+    return getattr(LocalContext.blocks.get(None), "max_file_size", None)
 
 
 def sketch_value(component: gr.ImageEditor, payload: dict[str, Any] | None) -> dict[str, Any] | None:

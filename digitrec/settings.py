@@ -17,9 +17,14 @@ variable                       meaning                                          
 ``DIGITREC_MAX_IMAGE_PIXELS``  largest image, width x height (read by normalize)    40000000
 ``DIGITREC_MAX_BATCH``         most images in one ``/predict_batch`` call           64
 ``DIGITREC_QUEUE_SIZE``        requests waiting at most; more are turned away       64
-``DIGITREC_CONCURRENCY``       requests processed at the same time                  2
+``DIGITREC_CONCURRENCY``       requests running the model at once, all endpoints    2
 ``DIGITREC_CORRECTIONS_DIR``   where users' corrections are stored                  corrections
 =============================  ===================================================  ==========
+
+``DIGITREC_MAX_FILE_SIZE`` also bounds an image sent inside the request as a base64
+data URL (refused from its length, before decoding). ``DIGITREC_CONCURRENCY`` is one limit
+shared by every event that runs the model (the API endpoints and the page's own events),
+not one per endpoint; ``DIGITREC_QUEUE_SIZE`` counts the requests waiting for it.
 
 A set but empty variable counts as unset. Invalid values raise :class:`SettingsError`
 naming the variable, when the settings are read (at start).

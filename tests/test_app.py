@@ -217,6 +217,7 @@ def test_data_url_uploads_are_decoded(predictor):
 
     data = base64.b64encode((TEST_DATA / "ink_4.jpg").read_bytes()).decode()
     assert predictor.predict({"url": f"data:image/jpeg;base64,{data}", "path": None})["4"] > 0.5
+    assert predictor.predict({"path": f"data:image/jpeg;base64,{data}"})["4"] > 0.5
 
 
 def test_low_confidence_says_unsure():
@@ -277,6 +278,17 @@ def test_hub_model_links_to_its_card_at_the_served_revision(classifier):
     assert serving.model_card_url(hub) == "https://huggingface.co/alice/digitrec-mnist/blob/0123456789abcdef/README.md"
     assert "alice/digitrec-mnist" in serving.model_summary(hub) and "0123456789ab" in serving.model_summary(hub)
     assert serving.model_card_url(classifier) is None
+
+
+def test_every_model_event_shares_one_concurrency_limit(classifier):
+    """Every queued event (the API endpoints and the page's) is in one group limited by the setting."""
+    from app import MODEL_CONCURRENCY_ID, build_app
+
+    demo = build_app(classifier, Settings(concurrency=3))
+    queued = [fn for fn in demo.fns.values() if fn.fn is not None and fn.queue]
+    assert {f"/{fn.api_name}" for fn in queued} >= PUBLIC_ENDPOINTS
+    assert {"show_sketch", "show_upload", "submit_sketch", "submit_upload"} <= {fn.api_name for fn in queued}
+    assert {(fn.concurrency_id, fn.concurrency_limit) for fn in queued} == {(MODEL_CONCURRENCY_ID, 3)}
 
 
 def test_importing_app_builds_demo_without_launching():

@@ -7,8 +7,11 @@ is refused from its header: the server's peak memory barely moves.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import dataclasses
 import io
+import json
 import struct
 import threading
 import time
@@ -18,6 +21,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from conftest import _free_port
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -304,7 +308,12 @@ LIMITS = Settings(max_file_size=100 * 1024, max_batch=2, queue_size=2, concurren
 
 
 class SlowClassifier:
-    """The bundled classifier, slowed down, counting how many images it normalizes at once."""
+    """The bundled classifier, slowed down, counting how many model calls run at once.
+
+    A model call is ``normalize`` or ``predict_proba_normalized`` (all ``/predict_number``
+    makes): each request makes them one after another, so more than one running means
+    requests running together.
+    """
 
     def __init__(self, classifier, delay: float):
         self._classifier, self.delay = classifier, delay
@@ -315,37 +324,43 @@ class SlowClassifier:
         return getattr(self._classifier, name)
 
     def normalize(self, image):
+        return self._slowly(self._classifier.normalize, image)
+
+    def predict_proba_normalized(self, images):
+        return self._slowly(self._classifier.predict_proba_normalized, images)
+
+    def _slowly(self, call, argument):
         with self._lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
         try:
             time.sleep(self.delay)
-            return self._classifier.normalize(image)
+            return call(argument)
         finally:
             with self._lock:
                 self.running -= 1
 
 
-@pytest.fixture(scope="module")
-def launched(classifier, free_port_module):
-    """The app launched the way ``python app.py`` does (``app.launch``), with small limits."""
+@contextlib.contextmanager
+def launched_app(classifier, settings: Settings):
+    """The app launched the way ``python app.py`` does (``app.launch``), around a :class:`SlowClassifier`."""
     from app import build_app, launch
 
     slow = SlowClassifier(classifier, delay=0.0)
-    settings = dataclasses.replace(LIMITS, server_name="127.0.0.1", server_port=free_port_module)
+    settings = dataclasses.replace(settings, server_name="127.0.0.1", server_port=_free_port())
     demo = build_app(slow, settings)
     _, url, _ = launch(demo, settings, prevent_thread_lock=True, quiet=True)
-    yield {"url": url, "client": Client(url, verbose=False), "classifier": slow}
-    demo.close()
+    try:
+        yield {"url": url, "client": Client(url, verbose=False), "classifier": slow}
+    finally:
+        demo.close()
 
 
 @pytest.fixture(scope="module")
-def free_port_module():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def launched(classifier):
+    """The app with small limits."""
+    with launched_app(classifier, LIMITS) as app:
+        yield app
 
 
 def test_max_file_size_is_enforced(launched, tmp_path):
@@ -376,7 +391,7 @@ def test_max_image_pixels_is_enforced_from_the_environment(client, monkeypatch, 
 
 
 def test_queue_size_and_concurrency_are_enforced(launched):
-    """One image at a time per endpoint; at most ``queue_size`` waiting; the rest turned away at once."""
+    """One image at a time; at most ``queue_size`` waiting; the rest turned away at once."""
     slow, client = launched["classifier"], launched["client"]
     slow.delay, slow.most_running = 0.6, 0
     try:
@@ -397,14 +412,67 @@ def test_queue_size_and_concurrency_are_enforced(launched):
     assert_still_serving(client)
 
 
-def test_concurrency_limit_is_per_endpoint(launched, tmp_path):
-    slow, client = launched["classifier"], launched["client"]
-    slow.delay, slow.most_running = 0.8, 0
-    try:
-        one = client.submit(handle_file(str(TEST_DATA / "ink_3.png")), api_name="/predict")
-        two = client.submit(sketch(TEST_DATA / "sketch_7.png"), api_name="/predict_sketch")
-        assert one.result(timeout=TIMEOUT)["label"] == "3"
-        assert two.result(timeout=TIMEOUT)["label"] == "7"
-    finally:
-        slow.delay = 0.0
-    assert slow.most_running == 2
+def test_concurrency_limit_is_shared_by_all_endpoints(classifier):
+    """One request to each endpoint at once: at most ``concurrency`` of them run the model together."""
+    settings = Settings(queue_size=8, concurrency=2)
+    ink_3, sketch_7 = TEST_DATA / "ink_3.png", TEST_DATA / "sketch_7.png"
+    requests = [(handle_file(str(ink_3)), "/predict"), (sketch(sketch_7), "/predict_sketch"),
+                ([handle_file(str(ink_3))], "/predict_batch"), (handle_file(str(ink_3)), "/predict_number"),
+                (sketch(sketch_7), "/predict_number_sketch")]
+    with launched_app(classifier, settings) as app:
+        slow, client = app["classifier"], app["client"]
+        slow.delay = 0.3
+        jobs = [client.submit(payload, api_name=api_name) for payload, api_name in requests]
+        results = [job.result(timeout=TIMEOUT) for job in jobs]
+    assert [results[0]["label"], results[1]["label"], results[2][0]["label"]] == ["3", "7", "3"]
+    assert [results[3]["number"], results[4]["number"]] == ["3", "7"]
+    assert slow.most_running == settings.concurrency  # not one per endpoint (5)
+
+
+# -- images inside the JSON body ------------------------------------------------------------------
+
+
+def call_http(url: str, api_name: str, payload) -> tuple[str, object]:
+    """Call ``api_name`` with a raw JSON payload over plain HTTP: the final event's name and data."""
+    response = httpx.post(f"{url}gradio_api/call/{api_name}", json={"data": [payload]}, timeout=TIMEOUT)
+    response.raise_for_status()
+    stream = httpx.get(f"{url}gradio_api/call/{api_name}/{response.json()['event_id']}", timeout=TIMEOUT)
+    event, data = [line.partition(": ")[2] for line in stream.text.strip().splitlines()[-2:]]
+    return event, json.loads(data)
+
+
+def _padded_png(padding: int) -> bytes:
+    """ink_3.png, a readable 3, with ``padding`` bytes of an ancillary chunk PIL skips."""
+    png = (TEST_DATA / "ink_3.png").read_bytes()
+    end = png.rindex(b"IEND") - 4
+    return png[:end] + _png_chunk(b"prVt", np.random.default_rng(2).bytes(padding)) + png[end:]
+
+
+@pytest.mark.parametrize("api_name", ["predict", "predict_number"])
+@pytest.mark.parametrize("field", ["url", "path"])
+def test_data_urls_in_the_body_get_the_upload_limit(launched, monkeypatch, field, api_name):
+    """A base64 image inside the JSON body bypasses the upload route: the same limit, from its length."""
+    decoded_lengths = []
+    b64decode = base64.b64decode
+
+    def spy(text, *args, **kwargs):
+        decoded_lengths.append(len(text))
+        return b64decode(text, *args, **kwargs)
+
+    monkeypatch.setattr(base64, "b64decode", spy)  # the server runs in this process
+    slow = launched["classifier"]
+    slow.most_running = 0
+    small, big = _padded_png(1_000), _padded_png(300_000)  # a readable 3 either way; the limit is 100 kB
+    encoded = base64.b64encode(big).decode()
+
+    event, data = call_http(launched["url"], api_name, {field: f"data:image/png;base64,{encoded}"})
+    assert event == "error", data
+    assert data["error"] == (f"The upload: the image is too large ({len(big):,} bytes); "
+                             f"the limit is {LIMITS.max_file_size:,} bytes.")
+    assert max(decoded_lengths, default=0) < len(encoded) and slow.most_running == 0  # never decoded, nor read
+
+    small_url = "data:image/png;base64," + base64.b64encode(small).decode()
+    event, data = call_http(launched["url"], api_name, {field: small_url})
+    assert event == "complete", data
+    assert (data[0].get("label") or data[0].get("number")) == "3"
+    assert_still_serving(launched["client"])
