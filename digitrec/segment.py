@@ -10,23 +10,26 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
    another) and are merged, unless both are full-height marks that merely overlap at their
    edges (slanted neighbours). Small isolated marks left over are ignored.
 3. **Touching digits.** With the line's digit height ``H`` (median height of the large
-   clusters), a cluster that may hold several digits is cut along top-to-bottom paths
-   that cross as little ink as possible (so slanted and overlapping neighbours are
-   separated along their real boundary, not a straight column). For each number of
-   digits, dynamic programming picks the cuts minimizing a cost: ink crossed (in stroke
-   widths), and per digit a shape cost (too wide for the line height or for the line's
-   typical digit width, too narrow, too short compared with ``H``). A cheap cut with
-   full-height ink on both sides (two digits touching) earns a bonus; a cluster no wider
-   than one digit may be is only cut at such places (a 1 leaning on a 4).
+   clusters), a cluster that may hold several digits gets candidate cuts: top-to-bottom
+   paths crossing as little ink as possible (so slanted and overlapping neighbours are
+   separated along their real boundary, not a straight column). Each cut costs the ink it
+   crosses (in stroke widths); a cheap cut with full-height ink on both sides (two digits
+   touching) earns a bonus; a cluster no wider than one digit may be is only cut at such
+   places (a 1 leaning on a 4). The ink between any two cuts is a candidate digit, with a
+   shape cost (too wide for the line height or for the line's typical digit width, too
+   narrow, too short compared with ``H``); candidates whose shape alone rules them out
+   are dropped.
 4. **Gaps inside a digit.** Neighbouring clusters where one is much shorter than the
    other and the gap is tiny (a 4 whose bar stops short of its stem) may be one digit.
-5. **Best reading.** Every candidate digit is normalized with :func:`mnist_from_ink` and
-   all are classified in one model call (candidates competing with another reading of
-   the same ink also slightly shifted and rotated); the reading of the whole line
-   minimizing the shape and cut costs plus each digit's doubt (``-log`` of its label's
-   mean probability over those copies) wins. Geometry carries most of the decision: the
-   bundled model's probabilities are about 0.98 for nearly any input with a clear vote
-   winner, so they tell a wrong cut from a right one only weakly.
+5. **Best reading (segmentation by recognition).** Every candidate digit is normalized
+   with :func:`mnist_from_ink` and all are classified in one model call (one model input
+   per candidate: each costs a few milliseconds). Each cluster is read by dynamic
+   programming over its cuts, and the line by dynamic programming over clusters, minimizing
+   the shape and cut costs plus each digit's doubt: ``-log`` of its label's probability and,
+   for ink cut out of a larger piece, how far its width-to-height ratio is from the usual
+   one of the digit it is read as (half a 0 read as a 7 is too narrow for a 7). Geometry
+   carries most of the decision: the bundled model's probabilities are about 0.98 for
+   nearly any input, fragments of digits included.
 
 Boxes are reported in the coordinates of the input image (after EXIF orientation) as
 ``(left, top, right, bottom)`` with right and bottom exclusive, like :meth:`PIL.Image.crop`.
@@ -67,20 +70,30 @@ MAX_ASPECT, ASPECT_SCALE = 1.05, 0.15
 #: Width (in typical digit widths of the line) above which one digit becomes unlikely, and
 #: how fast. The typical width is the median width of the line's separate digits, within
 #: ``TYPICAL_WIDTH`` line heights (its middle value when there are fewer than two).
-MAX_WIDTH, WIDTH_SCALE = 1.35, 0.2
+MAX_WIDTH, WIDTH_SCALE = 1.6, 0.3
 TYPICAL_WIDTH = (0.7, 0.7, 0.85)
 #: Narrowest digit (a 1), and shortest digit, in line heights.
 MIN_WIDTH, MIN_HEIGHT = 0.1, 0.55
 #: Cost of each digit read (favours fewer digits when cuts are otherwise free).
-DIGIT_COST = 0.25
+DIGIT_COST = 0.5
 #: Cost per stroke width of ink crossed by a cut.
-CUT_COST = 0.5
+CUT_COST = 0.8
 #: A cut crossing at most ``BETWEEN_STROKES`` stroke widths with ink spanning at least
 #: ``BETWEEN_HEIGHT`` of the cluster's height within ``BETWEEN_WINDOW`` line heights on
 #: both sides is likely the contact of two touching digits: it earns ``BETWEEN_BONUS``.
-BETWEEN_STROKES, BETWEEN_HEIGHT, BETWEEN_WINDOW, BETWEEN_BONUS = 1.3, 0.8, 0.35, 0.75
+BETWEEN_STROKES, BETWEEN_HEIGHT, BETWEEN_WINDOW, BETWEEN_BONUS = 1.3, 0.8, 0.35, 0.4
 #: Weight of ``-log p`` (the classifier's doubt about a digit) in the reading's cost.
 DOUBT_WEIGHT = 1.0
+#: Usual shape of each digit 0-9: mean and spread of log(width / height) of the (Otsu) ink
+#: of MNIST training digits. The model's probabilities are near 0.98 for nearly any ink
+#: (half a 0 passes for a 6 or a 7), so whether a piece has the shape of the digit it is
+#: read as is the stronger sign of a right cut.
+DIGIT_ASPECT = ((-0.11, 0.21), (-0.98, 0.48), (-0.08, 0.23), (-0.25, 0.22), (-0.26, 0.22),
+                (-0.08, 0.27), (-0.35, 0.22), (-0.28, 0.22), (-0.3, 0.23), (-0.42, 0.21))
+#: Cost per squared deviation (in spreads) from that shape, and its cap.
+ASPECT_WEIGHT, ASPECT_CAP = 0.5, 4.0
+#: Pieces of a cluster whose shape cost exceeds this are not classified (they never win).
+MAX_PIECE_COST = 4.0
 #: Cut candidates tried per wide cluster, and how far (in line heights) a cut path may wander.
 MAX_CUTS = 14
 PATH_WANDER = 0.25
@@ -161,7 +174,8 @@ class _Segment:
     box: Box
     image: np.ndarray | None = None  # normalized (28, 28), once computed
     probabilities: np.ndarray | None = None  # class probabilities, once classified
-    doubt: float = 0.0  # -log top probability, once classified
+    doubt: float = 0.0  # -log top probability (plus aspect cost when cut), once classified
+    cut: bool = False  # cut out of a larger connected piece of ink
 
 
 @dataclass
@@ -172,6 +186,42 @@ class _Reading:
     stop: int
     segments: list[_Segment]
     cost: float
+
+
+@dataclass
+class _Lattice:
+    """The candidate digits of one cluster, for segmentation by recognition.
+
+    Bounds 0 and ``len(cut_costs) - 1`` are the cluster's left and right ends, the others
+    candidate cut paths; ``pieces[(a, b)]`` is the ink between bounds ``a`` and ``b`` with
+    its shape cost, and ``cut_costs[a]`` the cost of cutting along bound ``a``.
+    """
+
+    index: int
+    pieces: dict[tuple[int, int], tuple[float, _Segment]]
+    cut_costs: list[float]
+
+    def best(self) -> _Reading | None:
+        """The cheapest reading of the cluster (shape, cut and doubt costs) once pieces are classified."""
+        n = len(self.cut_costs)
+        score = [0.0] + [math.inf] * (n - 1)
+        back = [0] * n
+        for (a, b), (shape, segment) in sorted(self.pieces.items()):
+            if segment.image is None or score[a] == math.inf:
+                continue
+            total = score[a] + self.cut_costs[a] + shape + DOUBT_WEIGHT * segment.doubt
+            if total < score[b]:
+                score[b], back[b] = total, a
+        if score[-1] == math.inf:
+            return None
+        segments, cost, b = [], 0.0, n - 1
+        while b > 0:
+            a = back[b]
+            shape, segment = self.pieces[(a, b)]
+            segments.append(segment)
+            cost += shape + self.cut_costs[a]
+            b = a
+        return _Reading(self.index, self.index + 1, segments[::-1], cost)
 
 
 def read_number(classifier: Any, image: ImageInput) -> NumberReading:
@@ -202,11 +252,10 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
     height = _digit_height(clusters)
     typical = _typical_width(clusters, height)
     owner = _owner_map(labels)
-    readings: list[_Reading] = []
-    for i, cluster in enumerate(clusters):
-        readings += _split_readings(i, cluster, ink, owner, labels, height, typical)
-    readings += _part_readings(clusters, ink, owner, labels, height, typical)
-    _classify(classifier, [s for r in readings for s in r.segments], _competing(readings))
+    lattices = [_lattice(i, c, ink, owner, labels, height, typical) for i, c in enumerate(clusters)]
+    parts = _part_readings(clusters, ink, owner, labels, height, typical)
+    _classify(classifier, [s for lat in lattices for _, s in lat.pieces.values()] + [s for r in parts for s in r.segments])
+    readings = [r for r in (lat.best() for lat in lattices) if r is not None] + parts
     path = _best_path(readings, len(clusters))
     classes = list(classifier.classes)
     digits, images = [], []
@@ -360,21 +409,20 @@ def _segment(ink: np.ndarray, own: np.ndarray, core: np.ndarray, origin: tuple[i
     return _Segment(np.where(own, ink, 0.0).astype(np.float32), box)
 
 
-def _split_readings(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
-                    labels: np.ndarray, line: float, typical: float) -> list[_Reading]:
-    """Readings of one cluster as 1, 2, ... digits (the best cuts for each count)."""
+def _lattice(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
+             labels: np.ndarray, line: float, typical: float) -> _Lattice:
+    """The candidate digits of one cluster: the whole, and the pieces between candidate cuts."""
     rows, cols = _region(cluster, ink)
     own = np.isin(owner[rows, cols], cluster.labels)
     core = np.isin(labels[rows, cols], cluster.labels)
     region_ink = np.where(own, ink[rows, cols], 0.0)
     origin = (rows.start, cols.start)
     whole = _segment(region_ink, own, core, origin)
-    if whole is None:
-        return []
     whole_cost = _shape_cost(cluster.width, cluster.height, line, typical)
-    readings = [_Reading(index, index + 1, [whole], whole_cost)]
-    if cluster.width <= SPLIT_WIDTH * max(line, cluster.height) and cluster.width <= MAX_WIDTH * typical:
-        return readings
+    lattice = _Lattice(index, {} if whole is None else {(0, 1): (whole_cost, whole)}, [0.0, 0.0])
+    if whole is None or (cluster.width <= SPLIT_WIDTH * max(line, cluster.height)
+                         and cluster.width <= MAX_WIDTH * typical):
+        return lattice
     paths, costs = _cut_paths(region_ink, core, line)
     bonuses = [_between_digits(core, path, c, line) for path, c in zip(paths, costs)]
     if whole_cost <= DIGIT_COST:
@@ -382,53 +430,28 @@ def _split_readings(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.nd
         kept = [k for k, bonus in enumerate(bonuses) if bonus > 0]
         paths, costs, bonuses = [paths[k] for k in kept], [costs[k] for k in kept], [bonuses[k] for k in kept]
     if not paths:
-        return readings
+        return lattice
     h, w = core.shape
     xs = np.arange(w)[None, :]
-    left_edge = np.full(h, -1)
-    right_edge = np.full(h, w)
-    bounds = [left_edge, *paths, right_edge]
-    bound_costs = [0.0, *(CUT_COST * c - bonus for c, bonus in zip(costs, bonuses)), 0.0]
+    bounds = [np.full(h, -1), *paths, np.full(h, w)]
     n = len(bounds)
-    pieces: dict[tuple[int, int], tuple[float, _Segment]] = {}
+    lattice.pieces = {(0, n - 1): (whole_cost, whole)}
+    lattice.cut_costs = [0.0, *(CUT_COST * c - bonus for c, bonus in zip(costs, bonuses)), 0.0]
     for a in range(n - 1):
         for b in range(a + 1, n):
-            if a == 0 and b == n - 1:
-                continue  # the whole cluster, already a reading
+            if (a, b) == (0, n - 1):
+                continue
             keep = (xs >= bounds[a][:, None]) & (xs < bounds[b][:, None])
             piece_core = core & keep
             if not piece_core.any():
                 continue
             r, c = np.nonzero(piece_core)
-            width, height = int(c.max() - c.min() + 1), int(r.max() - r.min() + 1)
-            if width > 1.6 * line:
-                continue
-            segment = _segment(region_ink * keep, own & keep, piece_core, origin)
-            pieces[(a, b)] = (_shape_cost(width, height, line, typical), segment)
-    # best[k][b]: least cost of covering up to bound b with k pieces
-    max_k = min(len(paths) + 1, max(2, int(cluster.width / (MIN_WIDTH * 2 * line))))
-    best = [[(math.inf, None)] * n for _ in range(max_k + 1)]
-    best[0][0] = (0.0, None)
-    for k in range(1, max_k + 1):
-        for b in range(1, n):
-            for a in range(b):
-                prev = best[k - 1][a][0]
-                if prev == math.inf or (a, b) not in pieces:
-                    continue
-                cost = prev + pieces[(a, b)][0] + bound_costs[a]
-                if cost < best[k][b][0]:
-                    best[k][b] = (cost, a)
-    for k in range(2, max_k + 1):
-        cost, _ = best[k][n - 1]
-        if cost == math.inf:
-            continue
-        segments, b, kk = [], n - 1, k
-        while kk > 0:
-            a = best[kk][b][1]
-            segments.append(pieces[(a, b)][1])
-            b, kk = a, kk - 1
-        readings.append(_Reading(index, index + 1, segments[::-1], cost))
-    return readings
+            shape = _shape_cost(int(c.max() - c.min() + 1), int(r.max() - r.min() + 1), line, typical)
+            if shape <= MAX_PIECE_COST:
+                piece = _segment(region_ink * keep, own & keep, piece_core, origin)
+                piece.cut = True
+                lattice.pieces[(a, b)] = (shape, piece)
+    return lattice
 
 
 def _between_digits(core: np.ndarray, path: np.ndarray, cost: float, line: float) -> float:
@@ -537,14 +560,8 @@ def _part_readings(clusters: list[_Cluster], ink: np.ndarray, owner: np.ndarray,
     return readings
 
 
-def _classify(classifier: Any, segments: list[_Segment], checked: set[int]) -> None:
-    """Normalize and classify all candidate digits in one model call.
-
-    Segments in ``checked`` (ids of candidates competing with other readings of the same
-    ink) are also classified slightly shifted and rotated: their doubt is ``-log`` of the
-    mean probability of their label over these variants, since a real digit keeps its
-    label when moved a little while a wrong cut often does not.
-    """
+def _classify(classifier: Any, segments: list[_Segment]) -> None:
+    """Normalize and classify all candidate digits in one model call, and set their doubt."""
     usable = []
     for segment in segments:
         try:
@@ -554,37 +571,22 @@ def _classify(classifier: Any, segments: list[_Segment], checked: set[int]) -> N
             segment.image = None
     if not usable:
         return
-    batch, owners = [], []
-    for k, segment in enumerate(usable):
-        variants = _variants(segment.image) if id(segment) in checked else [segment.image]
-        batch += variants
-        owners += [k] * len(variants)
-    probabilities = np.asarray(classifier.predict_proba_normalized(np.stack(batch)), dtype=float)
-    owners_arr = np.asarray(owners)
-    for k, segment in enumerate(usable):
-        rows = probabilities[owners_arr == k]
-        segment.probabilities = rows[0]
-        label = int(np.argmax(rows[0]))
-        segment.doubt = -math.log(max(float(rows[:, label].mean()), 1e-9))
+    probabilities = np.asarray(classifier.predict_proba_normalized(np.stack([s.image for s in usable])), dtype=float)
+    digits = [int(c) for c in classifier.classes]
+    for segment, p in zip(usable, probabilities):
+        segment.probabilities = p
+        best = int(np.argmax(p))
+        segment.doubt = -math.log(max(float(p[best]), 1e-9))
+        if segment.cut:
+            segment.doubt += _aspect_cost(digits[best], segment.box)
 
 
-def _competing(readings: list[_Reading]) -> set[int]:
-    """Ids of the segments of readings whose clusters can also be read another way."""
-    covered: dict[int, int] = {}
-    for r in readings:
-        for i in range(r.start, r.stop):
-            covered[i] = covered.get(i, 0) + 1
-    return {id(s) for r in readings if any(covered[i] > 1 for i in range(r.start, r.stop)) for s in r.segments}
-
-
-def _variants(image: np.ndarray) -> list[np.ndarray]:
-    """The image and copies shifted by 2 pixels each way and rotated by 12 degrees each way."""
-    out = [image]
-    for shift in ((0, -2), (0, 2), (-2, 0), (2, 0)):
-        out.append(ndimage.shift(image, shift, order=1, mode="constant"))
-    for angle in (-12, 12):
-        out.append(ndimage.rotate(image, angle, reshape=False, order=1, mode="constant"))
-    return out
+def _aspect_cost(digit: int, box: Box) -> float:
+    """How unlike ``digit``'s usual width-to-height ratio the ink in ``box`` is."""
+    mean, spread = DIGIT_ASPECT[digit]
+    x0, y0, x1, y1 = box
+    z = (math.log((x1 - x0) / (y1 - y0)) - mean) / spread
+    return min(ASPECT_CAP, ASPECT_WEIGHT * z * z)
 
 
 def _best_path(readings: list[_Reading], n_clusters: int) -> list[_Reading]:
