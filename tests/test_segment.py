@@ -138,6 +138,15 @@ def test_reads_touching_digits(classifier, number):
     assert_boxes(reading, boxes, image.size, min_iou=0.5)
 
 
+def test_wide_digit_touching_its_neighbours_is_one_digit(classifier):
+    """A 0 drawn nearly twice as wide as usual, touching a 2 and a 4, is not cut in two."""
+    wide_zero = [s * [1.9, 1.0] for s in template(0)]
+    image, boxes = draw_number([template(2), wide_zero, template(4)], gap=-2)
+    reading = read_number(classifier, image)
+    assert reading.number == "204"
+    assert_boxes(reading, boxes, image.size, min_iou=0.5)
+
+
 def test_touching_digits_form_one_component():
     """The touching cases really touch: their ink is one connected piece."""
     from scipy import ndimage
