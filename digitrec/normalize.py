@@ -30,7 +30,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "2"
+NORMALIZATION_VERSION = "3"
 #: Largest image accepted by default, in pixels (width x height); the environment variable
 #: ``DIGITREC_MAX_IMAGE_PIXELS`` overrides it (read on use, see :func:`max_image_pixels`).
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000

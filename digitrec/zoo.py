@@ -48,14 +48,15 @@ def _pca_svc() -> Pipeline:
 
 
 def _hog_pixels_svc() -> Pipeline:
-    """Deskew, then HOG features (PCA 100) beside pixel features (PCA 50), then an RBF SVC.
+    """Deskew, then HOG features (PCA 60) beside pixel features (PCA 30), then an RBF SVC.
 
-    The pixel block is weighted so both blocks carry comparable variance into the kernel.
+    The pixel block is down-weighted: HOG carries most of the signal into the kernel.
+    Fewer PCA dimensions cost little accuracy and shrink the support vectors on disk.
     """
     features = FeatureUnion(
-        [("hog", Pipeline([("hog", HOG(n_jobs=-1)), ("pca", PCA(100, random_state=SEED))])),
-         ("pixels", PCA(50, random_state=SEED))],
-        transformer_weights={"hog": 1.0, "pixels": 0.7},
+        [("hog", Pipeline([("hog", HOG(n_jobs=-1)), ("pca", PCA(60, random_state=SEED))])),
+         ("pixels", PCA(30, random_state=SEED))],
+        transformer_weights={"hog": 1.0, "pixels": 0.4},
     )
     svc = SVC(kernel="rbf", C=10.0, gamma="scale", cache_size=1000)
     return Pipeline([("deskew", Deskew()), ("features", features), ("svc", svc)])
@@ -83,7 +84,7 @@ CANDIDATES: dict[str, Candidate] = {
         Candidate(
             "forest", "Random forest on pixels",
             lambda: RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=SEED),
-            grid={"max_features": ["sqrt", 0.1]}, quick_grid={"max_features": ["sqrt"]},
+            grid={"max_features": ["sqrt", "log2"]}, quick_grid={"max_features": ["sqrt"]},
         ),
         Candidate(
             "knn", "k-nearest neighbours on deskewed PCA features",
@@ -112,7 +113,7 @@ CANDIDATES: dict[str, Candidate] = {
         Candidate(
             "svc_hog", "RBF SVC on deskewed HOG + pixel PCA features",
             _hog_pixels_svc,
-            grid={"features__transformer_weights": [{"hog": 1.0, "pixels": 0.7}, {"hog": 1.0, "pixels": 0.4}]},
+            grid={"features__transformer_weights": [{"hog": 1.0, "pixels": 0.4}, {"hog": 1.0, "pixels": 0.7}]},
             quick_grid={"svc__C": [10.0]},
         ),
         Candidate(
