@@ -138,9 +138,6 @@ class CorrectionStore:
         """:func:`load` of this store's directory."""
         return load(self.directory, strict=strict)
 
-    def __len__(self) -> int:
-        return len(self.load()[2])
-
     # -- internals ------------------------------------------------------------------------
 
     def _write_temp(self, data: bytes, final: Path) -> _Pending:

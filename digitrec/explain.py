@@ -93,9 +93,7 @@ def heatmap_image(normalized28: np.ndarray, heatmap: np.ndarray, size: int = 140
 
 
 def _colormap(name: str, values: np.ndarray) -> np.ndarray:
-    """RGB in [0, 1] of ``values`` (in [0, 1]) through a matplotlib colormap (a red ramp without matplotlib)."""
-    try:
-        from matplotlib import colormaps
-    except ImportError:  # pragma: no cover - matplotlib is a dependency of the plots
-        return np.stack([np.ones_like(values), 1.0 - values, 1.0 - values], axis=-1)
+    """RGB in [0, 1] of ``values`` (in [0, 1]) through a matplotlib colormap."""
+    from matplotlib import colormaps
+
     return np.asarray(colormaps[name](values), dtype=np.float32)[..., :3]

@@ -267,12 +267,16 @@ def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def _ink_mask(ink: np.ndarray) -> np.ndarray:
-    """Binary ink: Otsu threshold (never below a quarter of full ink), small specks removed."""
-    level = 0.5
+def ink_level(ink: np.ndarray) -> float:
+    """The ink threshold of an ink map scaled to [0, 1]: Otsu's, kept within 0.25-0.6 (0.5 if flat)."""
     if ink.min() < ink.max():
-        level = max(0.25, min(0.6, float(threshold_otsu(ink))))
-    mask = ink >= level
+        return max(0.25, min(0.6, float(threshold_otsu(ink))))
+    return 0.5
+
+
+def _ink_mask(ink: np.ndarray) -> np.ndarray:
+    """Binary ink: :func:`ink_level` threshold, small specks removed."""
+    mask = ink >= ink_level(ink)
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n > 1:
         areas = np.bincount(labels.ravel())[1:]

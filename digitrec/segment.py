@@ -44,11 +44,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
-from skimage.filters import threshold_otsu
 from skimage.morphology import skeletonize
 
 from digitrec.errors import InvalidImageError
-from digitrec.normalize import ImageInput, ink_map, mnist_from_ink, open_image, scaled_ink
+from digitrec.normalize import ImageInput, ink_level, ink_map, mnist_from_ink, open_image, scaled_ink
 
 #: Components smaller than this fraction of the largest one's area are specks.
 SPECK_AREA = 0.03
@@ -272,16 +271,9 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
 # -- components ---------------------------------------------------------------------------------
 
 
-def _ink_mask(ink: np.ndarray) -> np.ndarray:
-    level = 0.5
-    if ink.min() < ink.max():
-        level = max(0.25, min(0.6, float(threshold_otsu(ink))))
-    return ink >= level
-
-
 def _clusters(ink: np.ndarray) -> tuple[np.ndarray, list[_Cluster]]:
     """Component labels, and the clusters (components merged per digit) left to right."""
-    mask = _ink_mask(ink)
+    mask = ink >= ink_level(ink)
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n == 0:
         return labels, []

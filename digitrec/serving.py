@@ -221,8 +221,6 @@ class Predictor:
         return self._shown(self.classify(image))
 
 
-
-
 def sketch_image(sketch: dict[str, Any] | None) -> Image.Image | None:
     """The drawing in a sketchpad value: its composite, else background and layers stacked.
 
