@@ -81,6 +81,9 @@ CUT_COST = 0.8
 #: ``BETWEEN_HEIGHT`` of the cluster's height within ``BETWEEN_WINDOW`` line heights on
 #: both sides is likely the contact of two touching digits: it earns ``BETWEEN_BONUS``.
 BETWEEN_STROKES, BETWEEN_HEIGHT, BETWEEN_WINDOW, BETWEEN_BONUS = 1.3, 0.8, 0.35, 0.4
+#: Extra cost of a cut splitting a loop with at least ``LOOP_AREA`` square line heights of
+#: hole on both sides (see :func:`_loop_costs`).
+LOOP_COST, LOOP_AREA = 2.0, 0.025
 #: Weight of ``-log p`` (the classifier's doubt about a digit) in the reading's cost.
 DOUBT_WEIGHT = 1.0
 #: Usual shape of each digit 0-9: mean and spread of log(width / height) of the (Otsu) ink
@@ -417,10 +420,11 @@ def _lattice(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
         return lattice
     paths, costs = _cut_paths(region_ink, core, line)
     bonuses = [_between_digits(core, path, c, line) for path, c in zip(paths, costs)]
+    loops = _loop_costs(core, paths, line)
     if whole_cost <= DIGIT_COST:
         # as wide as one digit may be: split only where two full-height digits touch
         kept = [k for k, bonus in enumerate(bonuses) if bonus > 0]
-        paths, costs, bonuses = [paths[k] for k in kept], [costs[k] for k in kept], [bonuses[k] for k in kept]
+        paths, costs, bonuses, loops = ([seq[k] for k in kept] for seq in (paths, costs, bonuses, loops))
     if not paths:
         return lattice
     h, w = core.shape
@@ -428,7 +432,7 @@ def _lattice(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
     bounds = [np.full(h, -1), *paths, np.full(h, w)]
     n = len(bounds)
     lattice.pieces = {(0, n - 1): (whole_cost, whole)}
-    lattice.cut_costs = [0.0, *(CUT_COST * c - bonus for c, bonus in zip(costs, bonuses)), 0.0]
+    lattice.cut_costs = [0.0, *(CUT_COST * c - bonus + loop for c, bonus, loop in zip(costs, bonuses, loops)), 0.0]
     for a in range(n - 1):
         for b in range(a + 1, n):
             if (a, b) == (0, n - 1):
@@ -466,6 +470,27 @@ def _between_digits(core: np.ndarray, path: np.ndarray, cost: float, line: float
         if len(rows) == 0 or rows.max() - rows.min() + 1 < BETWEEN_HEIGHT * full:
             return 0.0
     return BETWEEN_BONUS
+
+
+def _loop_costs(core: np.ndarray, paths: list[np.ndarray], line: float) -> list[float]:
+    """``LOOP_COST`` for each cut that splits a loop (a hole in the ink) in two, else 0.
+
+    A hole with at least ``LOOP_AREA`` square line heights on both sides of the cut is the
+    loop of one digit (a 0, 6, 8, 9), which a cut between two digits does not cross; the
+    small holes where the strokes of overlapping digits cross stay cheap to cut.
+    """
+    holes, n = ndimage.label(ndimage.binary_fill_holes(core) & ~core)
+    if n == 0:
+        return [0.0] * len(paths)
+    xs = np.arange(core.shape[1])[None, :]
+    least = LOOP_AREA * line * line
+    costs = []
+    for path in paths:
+        left = xs < path[:, None]
+        on_left = np.bincount(holes[left], minlength=n + 1)[1:]
+        on_right = np.bincount(holes[~left], minlength=n + 1)[1:]
+        costs.append(LOOP_COST if np.any(np.minimum(on_left, on_right) >= least) else 0.0)
+    return costs
 
 
 def _cut_paths(intensity: np.ndarray, core: np.ndarray, line: float) -> tuple[list[np.ndarray], list[float]]:

@@ -147,6 +147,17 @@ def test_wide_digit_touching_its_neighbours_is_one_digit(classifier):
     assert_boxes(reading, boxes, image.size, min_iou=0.5)
 
 
+@pytest.mark.parametrize("number, wide", [("60", 1), ("4089", 3)])
+def test_loop_of_a_wide_digit_is_not_cut(classifier, number, wide):
+    """A digit drawn twice as wide as usual and touching its neighbours keeps its loop whole."""
+    digits = [template(int(d)) for d in number]
+    digits[wide] = [s * [2.0, 1.0] for s in digits[wide]]
+    image, boxes = draw_number(digits, gap=-2)
+    reading = read_number(classifier, image)
+    assert reading.number == number
+    assert_boxes(reading, boxes, image.size, min_iou=0.5)
+
+
 def test_touching_digits_form_one_component():
     """The touching cases really touch: their ink is one connected piece."""
     from scipy import ndimage
