@@ -14,7 +14,8 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
    paths crossing as little ink as possible (so slanted and overlapping neighbours are
    separated along their real boundary, not a straight column). Each cut costs the ink it
    crosses (in stroke widths); a cheap cut with full-height ink on both sides (two digits
-   touching) earns a bonus; a cluster no wider than one digit may be is only cut at such
+   touching) earns a bonus, a cut splitting a loop (a hole in the ink: a 0, 6, 8, 9) pays
+   extra; a cluster no wider than one digit may be is only cut at such
    places (a 1 leaning on a 4). The ink between any two cuts is a candidate digit, with a
    shape cost (too wide for the line height or for the line's typical digit width, too
    narrow, too short compared with ``H``); candidates whose shape alone rules them out
@@ -27,7 +28,9 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
    programming over its cuts, and the line by dynamic programming over clusters, minimizing
    the shape and cut costs plus each digit's doubt: ``-log`` of its label's probability and,
    for ink cut out of a larger piece, how far its width-to-height ratio is from the usual
-   one of the digit it is read as (half a 0 read as a 7 is too narrow for a 7). Geometry
+   one of the digit it is read as (half a 0 read as a 7 is too narrow for a 7); its width
+   may reach along the strokes its cuts go through (overlapping digits share them, so a
+   cut clips the bar of a 4 that crosses the 7 before it). Geometry
    carries most of the decision: the bundled model's probabilities are about 0.98 for
    nearly any input, fragments of digits included.
 
@@ -99,6 +102,8 @@ MAX_PIECE_COST = 4.0
 #: Cut candidates tried per wide cluster, and how far (in line heights) a cut path may wander.
 MAX_CUTS = 14
 PATH_WANDER = 0.25
+#: How far (in line heights) a cut piece may reach beyond its ink along the strokes its cuts go through.
+REACH = 0.25
 #: A piece at most this fraction of its neighbour's height, separated by at most ``PART_GAP``
 #: line heights, may be part of the neighbour's digit.
 PART_HEIGHT, PART_GAP = 0.85, 0.12
@@ -177,7 +182,9 @@ class _Segment:
     image: np.ndarray | None = None  # normalized (28, 28), once computed
     probabilities: np.ndarray | None = None  # class probabilities, once classified
     doubt: float = 0.0  # -log top probability (plus aspect cost when cut), once classified
-    cut: bool = False  # cut out of a larger connected piece of ink
+    #: When cut out of a larger piece of ink: how far (x0, x1 exclusive, ink-map pixels) the
+    #: digit may reach, the strokes its cuts went through included (overlapping digits share them).
+    reach: tuple[int, int] | None = None
 
 
 @dataclass
@@ -430,6 +437,7 @@ def _lattice(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
     h, w = core.shape
     xs = np.arange(w)[None, :]
     bounds = [np.full(h, -1), *paths, np.full(h, w)]
+    runs = _runs(core)
     n = len(bounds)
     lattice.pieces = {(0, n - 1): (whole_cost, whole)}
     lattice.cut_costs = [0.0, *(CUT_COST * c - bonus + loop for c, bonus, loop in zip(costs, bonuses, loops)), 0.0]
@@ -445,9 +453,36 @@ def _lattice(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
             shape = _shape_cost(int(c.max() - c.min() + 1), int(r.max() - r.min() + 1), line, typical)
             if shape <= MAX_PIECE_COST:
                 piece = _segment(region_ink * keep, own & keep, piece_core, origin)
-                piece.cut = True
+                x0, x1 = _reach(core, runs, bounds[a], bounds[b], int(c.min()), int(c.max()) + 1)
+                overhang = REACH * line
+                piece.reach = (origin[1] + max(x0, c.min() - overhang), origin[1] + min(x1, c.max() + 1 + overhang))
                 lattice.pieces[(a, b)] = (shape, piece)
     return lattice
+
+
+def _runs(core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel, where its row's run of ink starts, and where it stops (exclusive)."""
+    h, w = core.shape
+    xs = np.broadcast_to(np.arange(w), core.shape)
+    before = np.concatenate([np.zeros((h, 1), bool), core[:, :-1]], axis=1)
+    after = np.concatenate([core[:, 1:], np.zeros((h, 1), bool)], axis=1)
+    start = np.maximum.accumulate(np.where(core & ~before, xs, 0), axis=1)
+    stop = np.minimum.accumulate(np.where(core & ~after, xs + 1, w)[:, ::-1], axis=1)[:, ::-1]
+    return start, stop
+
+
+def _reach(core: np.ndarray, runs: tuple[np.ndarray, np.ndarray], left: np.ndarray, right: np.ndarray,
+           x0: int, x1: int) -> tuple[int, int]:
+    """How far the ink between cut paths ``left`` and ``right`` (spanning ``x0:x1``) reaches
+    when the strokes the cuts go through are followed to their ends (``runs``: :func:`_runs`)."""
+    w = core.shape[1]
+    rows = np.arange(core.shape[0])
+    before, at = np.clip(left - 1, 0, w - 1), np.clip(left, 0, w - 1)
+    through = (left > 0) & core[rows, before] & core[rows, at]
+    x0 = min([x0, *runs[0][rows, before][through]])
+    before, at = np.clip(right - 1, 0, w - 1), np.clip(right, 0, w - 1)
+    through = (right < w) & core[rows, before] & core[rows, at]
+    return x0, max([x1, *runs[1][rows, at][through]])
 
 
 def _between_digits(core: np.ndarray, path: np.ndarray, cost: float, line: float) -> float:
@@ -594,15 +629,17 @@ def _classify(classifier: Any, segments: list[_Segment]) -> None:
         segment.probabilities = p
         best = int(np.argmax(p))
         segment.doubt = -math.log(max(float(p[best]), 1e-9))
-        if segment.cut:
-            segment.doubt += _aspect_cost(digits[best], segment.box)
+        if segment.reach is not None:
+            segment.doubt += _aspect_cost(digits[best], segment.box, segment.reach)
 
 
-def _aspect_cost(digit: int, box: Box) -> float:
-    """How unlike ``digit``'s usual width-to-height ratio the ink in ``box`` is."""
+def _aspect_cost(digit: int, box: Box, reach: tuple[int, int]) -> float:
+    """How unlike ``digit``'s usual width-to-height ratio the ink in ``box`` is, its width
+    taken anywhere between the box's and the ``reach``'s (the cut strokes included)."""
     mean, spread = DIGIT_ASPECT[digit]
     x0, y0, x1, y1 = box
-    z = (math.log((x1 - x0) / (y1 - y0)) - mean) / spread
+    narrowest, widest = math.log((x1 - x0) / (y1 - y0)), math.log((reach[1] - reach[0]) / (y1 - y0))
+    z = (min(max(mean, narrowest), widest) - mean) / spread
     return min(ASPECT_CAP, ASPECT_WEIGHT * z * z)
 
 

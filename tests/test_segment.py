@@ -158,6 +158,16 @@ def test_loop_of_a_wide_digit_is_not_cut(classifier, number, wide):
     assert_boxes(reading, boxes, image.size, min_iou=0.5)
 
 
+@pytest.mark.parametrize("number", ["6574", "7464", "3445"])
+def test_reads_overlapping_digits(classifier, number):
+    """Digits overlapping by about a stroke width: the cut between them clips a bar or an arm
+    the neighbour crosses, and the clipped digit is still read as itself."""
+    image, boxes = draw_number([template(int(d)) for d in number], gap=-6)
+    reading = read_number(classifier, image)
+    assert reading.number == number
+    assert_boxes(reading, boxes, image.size, min_iou=0.5)
+
+
 def test_touching_digits_form_one_component():
     """The touching cases really touch: their ink is one connected piece."""
     from scipy import ndimage
