@@ -184,7 +184,7 @@ class _Segment:
     doubt: float = 0.0  # -log top probability (plus aspect cost when cut), once classified
     #: When cut out of a larger piece of ink: how far (x0, x1 exclusive, ink-map pixels) the
     #: digit may reach, the strokes its cuts went through included (overlapping digits share them).
-    reach: tuple[int, int] | None = None
+    reach: tuple[float, float] | None = None
 
 
 @dataclass
@@ -453,9 +453,8 @@ def _lattice(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
             shape = _shape_cost(int(c.max() - c.min() + 1), int(r.max() - r.min() + 1), line, typical)
             if shape <= MAX_PIECE_COST:
                 piece = _segment(region_ink * keep, own & keep, piece_core, origin)
-                x0, x1 = _reach(core, runs, bounds[a], bounds[b], int(c.min()), int(c.max()) + 1)
-                overhang = REACH * line
-                piece.reach = (origin[1] + max(x0, c.min() - overhang), origin[1] + min(x1, c.max() + 1 + overhang))
+                x0, x1 = _reach(core, runs, bounds[a], bounds[b], int(c.min()), int(c.max()) + 1, REACH * line)
+                piece.reach = (origin[1] + x0, origin[1] + x1)
                 lattice.pieces[(a, b)] = (shape, piece)
     return lattice
 
@@ -472,17 +471,18 @@ def _runs(core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _reach(core: np.ndarray, runs: tuple[np.ndarray, np.ndarray], left: np.ndarray, right: np.ndarray,
-           x0: int, x1: int) -> tuple[int, int]:
+           x0: int, x1: int, overhang: float) -> tuple[float, float]:
     """How far the ink between cut paths ``left`` and ``right`` (spanning ``x0:x1``) reaches
-    when the strokes the cuts go through are followed to their ends (``runs``: :func:`_runs`)."""
+    when the strokes the cuts go through are followed to their ends (``runs``: :func:`_runs`),
+    at most ``overhang`` pixels beyond ``x0:x1`` on each side."""
     w = core.shape[1]
     rows = np.arange(core.shape[0])
     before, at = np.clip(left - 1, 0, w - 1), np.clip(left, 0, w - 1)
     through = (left > 0) & core[rows, before] & core[rows, at]
-    x0 = min([x0, *runs[0][rows, before][through]])
+    start = max(x0 - overhang, min([x0, *runs[0][rows, before][through]]))
     before, at = np.clip(right - 1, 0, w - 1), np.clip(right, 0, w - 1)
     through = (right < w) & core[rows, before] & core[rows, at]
-    return x0, max([x1, *runs[1][rows, at][through]])
+    return start, min(x1 + overhang, max([x1, *runs[1][rows, at][through]]))
 
 
 def _between_digits(core: np.ndarray, path: np.ndarray, cost: float, line: float) -> float:
@@ -633,7 +633,7 @@ def _classify(classifier: Any, segments: list[_Segment]) -> None:
             segment.doubt += _aspect_cost(digits[best], segment.box, segment.reach)
 
 
-def _aspect_cost(digit: int, box: Box, reach: tuple[int, int]) -> float:
+def _aspect_cost(digit: int, box: Box, reach: tuple[float, float]) -> float:
     """How unlike ``digit``'s usual width-to-height ratio the ink in ``box`` is, its width
     taken anywhere between the box's and the ``reach``'s (the cut strokes included)."""
     mean, spread = DIGIT_ASPECT[digit]
