@@ -232,7 +232,10 @@ def _result_column(prefix: str) -> tuple[gr.Label, gr.Markdown, gr.Image, gr.Ima
 
 
 def launch(demo: gr.Blocks, settings: Settings, **kwargs):
-    """Launch ``demo`` with the server address and upload limit of ``settings``.
+    """Launch ``demo`` with the server address, upload and request-body limits of ``settings``.
+
+    ``max_body_size`` (FastAPI's) answers 413 to any request body over
+    ``settings.max_request_body`` without reading it into memory.
 
     ``show_error``: a payload Gradio's own schema refuses before our handlers run (e.g. a
     sketchpad value with ``"layers": null``) gets the validation message naming the field,
@@ -243,6 +246,7 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
         server_name=settings.server_name,
         server_port=settings.server_port,
         max_file_size=settings.max_file_size,
+        app_kwargs={"max_body_size": settings.max_request_body},
         **{"show_error": True, **kwargs},
     )
 

@@ -22,7 +22,9 @@ variable                       meaning                                          
 =============================  ===================================================  ==========
 
 ``DIGITREC_MAX_FILE_SIZE`` also bounds an image sent inside the request as a base64
-data URL (refused from its length, before decoding). ``DIGITREC_CONCURRENCY`` is one limit
+data URL (refused from its length, before decoding), and with it every request body:
+bodies over :attr:`Settings.max_request_body` (one such image plus 1 MiB) get HTTP 413
+before they are read into memory. ``DIGITREC_CONCURRENCY`` is one limit
 shared by every event that runs the model (the API endpoints and the page's own events),
 not one per endpoint; ``DIGITREC_QUEUE_SIZE`` counts the requests waiting for it.
 
@@ -44,6 +46,7 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$"
 _REVISION_RE = re.compile(r"^[A-Za-z0-9._/-]+$")
 _SIZE_RE = re.compile(r"^(\d+)\s*(b|kb|mb|gb)?$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+JSON_ALLOWANCE = 1024**2  # request bytes allowed besides one inline image (see max_request_body)
 
 
 class SettingsError(DigitrecError, ValueError):
@@ -65,6 +68,15 @@ class Settings:
     queue_size: int = 64
     concurrency: int = 2
     corrections_dir: Path = Path("corrections")
+
+    @property
+    def max_request_body(self) -> int:
+        """Largest HTTP request body in bytes: an image at ``max_file_size`` as base64, plus JSON.
+
+        Gradio reads a JSON body (an API call, possibly with an inline data-URL image)
+        whole into memory before any handler runs; this bounds it (and any one upload).
+        """
+        return self.max_file_size * 4 // 3 + JSON_ALLOWANCE
 
     @property
     def model_source(self) -> str | None:

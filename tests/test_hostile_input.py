@@ -476,3 +476,19 @@ def test_data_urls_in_the_body_get_the_upload_limit(launched, monkeypatch, field
     assert event == "complete", data
     assert (data[0].get("label") or data[0].get("number")) == "3"
     assert_still_serving(launched["client"])
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+def test_request_bodies_over_the_limit_get_413_unread(launched, streamed):
+    """Gradio reads a JSON body whole before any handler: the app caps it (``Settings.max_request_body``)."""
+    limit = LIMITS.max_request_body
+    body = json.dumps({"data": [{"url": "data:image/png;base64," + "A" * (limit + 1000)}]}).encode()
+    content = (body[i: i + 65_536] for i in range(0, len(body), 65_536)) if streamed else body
+    response = httpx.post(f"{launched['url']}gradio_api/call/predict", content=content,
+                          headers={"content-type": "application/json"}, timeout=TIMEOUT)
+    assert response.status_code == 413, response.text
+    assert "Content Too Large" in response.text
+    event, data = call_http(launched["url"], "predict", {
+        "url": "data:image/png;base64," + base64.b64encode(_padded_png(1_000)).decode()})
+    assert event == "complete" and data[0]["label"] == "3", data  # small inline images still get through
+    assert_still_serving(launched["client"])
