@@ -30,7 +30,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "3"
+NORMALIZATION_VERSION = "4"
 #: Largest image accepted by default, in pixels (width x height); the environment variable
 #: ``DIGITREC_MAX_IMAGE_PIXELS`` overrides it (read on use, see :func:`max_image_pixels`).
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -45,6 +45,9 @@ WORK_SIZE = 256
 STROKE_WIDTH_RANGE = (1.9, 4.8)
 #: Components smaller than this fraction of the largest one are specks, not ink.
 SPECK_FRACTION = 0.06
+#: Served single digits: marks farther than this fraction of the largest mark's larger side
+#: from its box are not part of the digit (see :func:`_main_mark`).
+STRAY_GAP = 0.35
 #: Border gray-level spread (95th - 5th percentile) under which the background is taken as
 #: one flat colour rather than removed locally (which suits photos with uneven lighting).
 FLAT_BORDER = 0.1
@@ -91,7 +94,31 @@ def to_mnist(image: ImageInput) -> np.ndarray:
 
     Raises :class:`InvalidImageError` with a user-facing message when no digit can be found.
     """
-    return mnist_from_ink(ink_map(open_image(image)))
+    return mnist_from_ink(_main_mark(ink_map(open_image(image))))
+
+
+def _main_mark(ink: np.ndarray) -> np.ndarray:
+    """The ink map without marks far from the largest one: a shadow's edge, paper texture, a stray dot.
+
+    A digit's strokes lie close together even when broken (the bar of a 5, the stem of a
+    4); ink more than ``STRAY_GAP`` of the digit's size away from the largest mark would
+    otherwise be framed with it and shrink the digit. Only served single digits go through
+    this: whole numbers (:mod:`digitrec.segment`) need every mark, and training images
+    (:func:`mnist_from_ink`) are unchanged.
+    """
+    ink = scaled_ink(ink)
+    labels, n = ndimage.label(_ink_mask(ink), structure=np.ones((3, 3)))
+    if n <= 1:
+        return ink
+    boxes = ndimage.find_objects(labels)
+    rows, cols = boxes[int(np.bincount(labels.ravel())[1:].argmax())]
+    reach = STRAY_GAP * max(rows.stop - rows.start, cols.stop - cols.start)
+    far = [index for index, (r, c) in enumerate(boxes, start=1)
+           if max(r.start - rows.stop, rows.start - r.stop, c.start - cols.stop, cols.start - c.stop) > reach]
+    if not far:
+        return ink
+    # Their faint anti-aliased rims go too: the threshold leaves them just outside the mask.
+    return np.where(ndimage.binary_dilation(np.isin(labels, far), iterations=2), 0, ink)
 
 
 def open_image(image: ImageInput) -> Image.Image:

@@ -306,3 +306,39 @@ def test_downscaling_is_exactly_a_thumbnail_without_the_copy(size):
     downscaled = normalize._downscaled(image)
     assert downscaled.size == thumbnail.size
     np.testing.assert_array_equal(np.asarray(downscaled), np.asarray(thumbnail))
+
+
+# -- marks apart from the digit ------------------------------------------------------------------
+
+
+def _with_mark_beside(digit: Image.Image, mark_box: tuple[int, int, int, int] | None) -> Image.Image:
+    """``digit`` at the left of a white page twice as wide, with a dark streak at ``mark_box`` (page coordinates)."""
+    w, h = digit.size
+    page = Image.new("RGB", (2 * w, h), "white")
+    page.paste(digit, (0, 0))
+    if mark_box:
+        ImageDraw.Draw(page).rectangle(mark_box, fill="black")
+    return page
+
+
+def test_a_stray_mark_far_from_the_digit_is_not_framed_with_it(classifier):
+    """A streak (a shadow's edge, a fold in the paper) far from the digit must not shrink it into a corner."""
+    w, h = ink_3().size
+    clean, marked = _with_mark_beside(ink_3(), None), _with_mark_beside(ink_3(), (2 * w - 60, h // 4, 2 * w - 30, h * 3 // 4))
+    # The same digit, same size and place (framed with the streak, it would shrink into the left half).
+    np.testing.assert_allclose(to_mnist(marked), to_mnist(clean), atol=0.1)
+    assert classifier.predict(marked) == ["3"]
+    assert ink_map(marked)[:, -40:].max() > 0.5  # whole numbers still see every mark (digitrec.segment)
+
+
+def test_a_broken_digit_keeps_its_parts():
+    """The bar of a 5 or a 7 drawn apart from the rest is near it: it stays."""
+    page = Image.new("RGB", (300, 300), "white")
+    draw = ImageDraw.Draw(page)
+    draw.line([(150, 95), (150, 260)], fill="black", width=14)  # the stem
+    stem_only = to_mnist(page)
+    draw.line([(80, 60), (220, 60)], fill="black", width=14)  # a bar 20 px above it
+    image = to_mnist(page)
+    top = np.flatnonzero(image.max(axis=1) > 0.5)[0]
+    assert (image[top: top + 3] > 0.5).any(axis=0).sum() >= 10  # a bar across the top, not a lone stem
+    assert not np.allclose(image, stem_only, atol=0.1)
