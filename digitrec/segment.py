@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -51,6 +51,8 @@ from skimage.morphology import skeletonize
 
 from digitrec.errors import InvalidImageError
 from digitrec.normalize import ImageInput, ink_level, ink_map, mnist_from_ink, open_image, scaled_ink
+
+T = TypeVar("T")
 
 #: Components smaller than this fraction of the largest one's area are specks.
 SPECK_AREA = 0.03
@@ -213,20 +215,14 @@ class _Lattice:
     def best(self) -> _Reading | None:
         """The cheapest reading of the cluster (shape, cut and doubt costs) once pieces are classified."""
         n = len(self.cut_costs)
-        score = [0.0] + [math.inf] * (n - 1)
-        back = [0] * n
-        for (a, b), (shape, segment) in sorted(self.pieces.items()):
-            if segment.image is None or score[a] == math.inf:
-                continue
-            total = score[a] + self.cut_costs[a] + shape + DOUBT_WEIGHT * segment.doubt
-            if total < score[b]:
-                score[b], back[b] = total, a
-        if score[-1] == math.inf:
+        back = _cheapest_paths(
+            [(a, b, self.cut_costs[a] + shape + DOUBT_WEIGHT * segment.doubt, (shape, segment))
+             for (a, b), (shape, segment) in sorted(self.pieces.items()) if segment.image is not None], n)
+        if back[-1] is None:
             return None
         segments, cost, b = [], 0.0, n - 1
         while b > 0:
-            a = back[b]
-            shape, segment = self.pieces[(a, b)]
+            a, (shape, segment) = back[b]
             segments.append(segment)
             cost += shape + self.cut_costs[a]
             b = a
@@ -477,11 +473,15 @@ def _reach(core: np.ndarray, runs: tuple[np.ndarray, np.ndarray], left: np.ndarr
     at most ``overhang`` pixels beyond ``x0:x1`` on each side."""
     w = core.shape[1]
     rows = np.arange(core.shape[0])
-    before, at = np.clip(left - 1, 0, w - 1), np.clip(left, 0, w - 1)
-    through = (left > 0) & core[rows, before] & core[rows, at]
+
+    def crossed(path: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the pixel left of ``path``, the pixel on it, and whether the path cuts ink there."""
+        before, at = np.clip(path - 1, 0, w - 1), np.clip(path, 0, w - 1)
+        return before, at, (path > 0) & (path < w) & core[rows, before] & core[rows, at]
+
+    before, _, through = crossed(left)
     start = max(x0 - overhang, min([x0, *runs[0][rows, before][through]]))
-    before, at = np.clip(right - 1, 0, w - 1), np.clip(right, 0, w - 1)
-    through = (right < w) & core[rows, before] & core[rows, at]
+    _, at, through = crossed(right)
     return start, min(x1 + overhang, max([x1, *runs[1][rows, at][through]]))
 
 
@@ -645,25 +645,34 @@ def _aspect_cost(digit: int, box: Box, reach: tuple[float, float]) -> float:
 
 def _best_path(readings: list[_Reading], n_clusters: int) -> list[_Reading]:
     """The readings covering all clusters left to right with the least total cost."""
-    score = [math.inf] * (n_clusters + 1)
-    back: list[_Reading | None] = [None] * (n_clusters + 1)
-    score[0] = 0.0
-    for reading in sorted(readings, key=lambda r: r.start):
-        if score[reading.start] == math.inf or any(s.image is None for s in reading.segments):
-            continue
-        total = score[reading.start] + reading.cost + DOUBT_WEIGHT * sum(s.doubt for s in reading.segments)
-        if total < score[reading.stop]:
-            score[reading.stop], back[reading.stop] = total, reading
+    back = _cheapest_paths(
+        [(r.start, r.stop, r.cost + DOUBT_WEIGHT * sum(s.doubt for s in r.segments), r)
+         for r in sorted(readings, key=lambda r: r.start) if all(s.image is not None for s in r.segments)],
+        n_clusters + 1)
     path: list[_Reading] = []
     node = n_clusters
     while node > 0:
-        reading = back[node]
-        if reading is None:  # a cluster no candidate could read (no usable ink): skip it
+        if back[node] is None:  # a cluster no candidate could read (no usable ink): skip it
             node -= 1
             continue
+        node, reading = back[node]
         path.append(reading)
-        node = reading.start
     return path[::-1]
+
+
+def _cheapest_paths(edges: list[tuple[int, int, float, T]], n_nodes: int) -> list[tuple[int, T] | None]:
+    """Least-cost paths from node 0 over edges ``(start, stop, cost, payload)`` with start < stop.
+
+    ``edges`` come in order of ``start`` (ties: the first edge found wins). Returns, for each
+    node, the previous node and the payload of the last edge of its cheapest path, or None
+    when no path reaches it.
+    """
+    score = [0.0] + [math.inf] * (n_nodes - 1)
+    back: list[tuple[int, T] | None] = [None] * n_nodes
+    for start, stop, cost, payload in edges:
+        if score[start] + cost < score[stop]:
+            score[stop], back[stop] = score[start] + cost, (start, payload)
+    return back
 
 
 def _scaled_box(box: Box, scale: tuple[float, float], size: tuple[int, int] | None) -> Box:
