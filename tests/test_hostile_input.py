@@ -479,7 +479,7 @@ def test_data_urls_in_the_body_get_the_upload_limit(launched, monkeypatch, field
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
-def test_request_bodies_over_the_limit_get_413_unread(launched, streamed):
+def test_request_bodies_over_the_limit_get_413(launched, streamed):
     """Gradio reads a JSON body whole before any handler: the app caps it (``Settings.max_request_body``)."""
     limit = LIMITS.max_request_body
     body = json.dumps({"data": [{"url": "data:image/png;base64," + "A" * (limit + 1000)}]}).encode()
