@@ -11,6 +11,7 @@ import numpy as np
 
 from digitrec.artifacts import BUNDLED_DIR, CONFIG_FILE, METRICS_FILE, MODEL_FILE, read_json
 from digitrec.errors import HubUnavailableError
+from digitrec.fast_svc import with_fast_svc
 from digitrec.normalize import NORMALIZATION_VERSION, ImageInput, to_mnist
 from digitrec.serialization import load_model_file
 
@@ -101,13 +102,16 @@ def load_model(source: str | Path | None = None) -> DigitClassifier:
 
 
 def load_directory(directory: Path, origin: str) -> DigitClassifier:
-    """Load ``model.skops`` from an artifacts directory, trusting the types its config declares."""
+    """Load ``model.skops`` from an artifacts directory, trusting the types its config declares.
+
+    RBF SVCs in the model are served as matrix products (:mod:`digitrec.fast_svc`).
+    """
     directory = Path(directory)
     config = read_json(directory / CONFIG_FILE)
     metrics = read_json(directory / METRICS_FILE)
     version = str(config.get("input", {}).get("normalization_version"))
     if version != NORMALIZATION_VERSION:
         log.warning("model expects normalization v%s, this code has v%s", version, NORMALIZATION_VERSION)
-    model = load_model_file(directory / MODEL_FILE, declared=config["trusted_types"])
+    model = with_fast_svc(load_model_file(directory / MODEL_FILE, declared=config["trusted_types"]))
     log.info("loaded model from %s", origin)
     return DigitClassifier(model=model, config=config, metrics=metrics, origin=origin, directory=directory)
