@@ -20,6 +20,7 @@ import logging
 from pathlib import Path
 
 import gradio as gr
+from threadpoolctl import threadpool_limits
 
 from digitrec import load_model
 from digitrec.classifier import DigitClassifier
@@ -241,7 +242,12 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     sketchpad value with ``"layers": null``) gets the validation message naming the field,
     not "the upstream Gradio app has raised an exception". Our handlers' errors are
     ``gr.Error`` with user-facing messages either way (see ``digitrec/serving.py``).
+
+    BLAS runs single-threaded: a request is one image (or a small batch), too little work
+    to share, and OpenBLAS's idle threads spin after each call, which cost about 120 ms of
+    CPU per request that concurrent requests need (``bench/latency.py``).
     """
+    threadpool_limits(limits=1, user_api="blas")
     return demo.launch(
         server_name=settings.server_name,
         server_port=settings.server_port,

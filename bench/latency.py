@@ -214,10 +214,16 @@ def concurrent(server: Server, api_name: str, clients: int, per_client: int) -> 
 
 
 def model_cost() -> dict:
-    """Per-image cost in this process, on the same images the servers get."""
+    """Per-image cost in this process, on the same images the servers get, with one BLAS thread as served."""
+    from threadpoolctl import threadpool_limits
+
     from digitrec import load_model
 
-    classifier = load_model()
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _model_cost(load_model())
+
+
+def _model_cost(classifier) -> dict:
     files = [IMAGES[i % len(IMAGES)] for i in range(BATCH_SIZE)]
     for path in files[:10]:  # warm-up
         classifier.predict_proba(path)

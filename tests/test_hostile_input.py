@@ -374,6 +374,14 @@ def test_max_file_size_is_enforced(launched, tmp_path):
     assert_still_serving(launched["client"])
 
 
+def test_launched_app_runs_blas_on_one_thread(launched):
+    """Idle OpenBLAS threads spin after each call: one thread keeps a request's CPU cost to its work."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
 def test_max_batch_is_enforced(launched):
     files = [handle_file(str(TEST_DATA / "ink_3.png"))] * 3
     assert_answer(call(launched["client"], files, "/predict_batch"), "send at most 2 per call")
