@@ -342,3 +342,32 @@ def test_a_broken_digit_keeps_its_parts():
     top = np.flatnonzero(image.max(axis=1) > 0.5)[0]
     assert (image[top: top + 3] > 0.5).any(axis=0).sum() >= 10  # a bar across the top, not a lone stem
     assert not np.allclose(image, stem_only, atol=0.1)
+
+
+def _grainy_photo(noise: float, seed: int = 0) -> Image.Image:
+    """``ink_3`` as a faint pencil mark on paper lit from the left, with per-pixel sensor grain."""
+    ink = 1 - np.asarray(ink_3().convert("L"), np.float32) / 255
+    h, w = ink.shape
+    page = np.zeros((2 * h, 2 * w), np.float32)
+    page[h // 2: h // 2 + h, w // 2: w // 2 + w] = ink
+    light = 0.95 - 0.35 * np.arange(2 * w, dtype=np.float32) / (2 * w)
+    gray = light * (1 - 0.3 * page) + noise * np.random.default_rng(seed).standard_normal(page.shape)
+    return Image.fromarray(np.uint8(np.clip(gray, 0, 1) * 255), "L")
+
+
+def test_grain_in_a_photo_is_not_read_as_ink(classifier):
+    """The local background is a local extreme: without smoothing first, grain became faint ink everywhere."""
+    photo = _grainy_photo(noise=0.08)
+    assert np.percentile(ink_map(photo), 90) < 0.1  # the paper (most of the image) stays clean
+    assert classifier.predict(photo) == ["3"]
+
+
+def test_median_3x3_is_scipys_separable_median():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    for image in (rng.integers(0, 256, (37, 23, 3), dtype=np.uint8), rng.random((20, 31), dtype=np.float32)):
+        size_rows, size_cols = (3, 1) + (1,) * (image.ndim - 2), (1, 3) + (1,) * (image.ndim - 2)
+        expected = ndimage.median_filter(ndimage.median_filter(image, size=size_rows, mode="nearest"),
+                                         size=size_cols, mode="nearest")
+        np.testing.assert_array_equal(normalize._median_3x3(image), expected)
