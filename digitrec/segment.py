@@ -101,6 +101,8 @@ DIGIT_ASPECT = ((-0.11, 0.21), (-0.98, 0.48), (-0.08, 0.23), (-0.25, 0.22), (-0.
 ASPECT_WEIGHT, ASPECT_CAP = 0.5, 4.0
 #: Pieces of a cluster whose shape cost exceeds this are not classified (they never win).
 MAX_PIECE_COST = 4.0
+#: Cost of leaving a cluster unread: above any reading, so only a cluster nothing can read is left out.
+UNREADABLE_COST = 1e6
 #: Cut candidates tried per wide cluster, and how far (in line heights) a cut path may wander.
 MAX_CUTS = 14
 PATH_WANDER = 0.25
@@ -644,19 +646,22 @@ def _aspect_cost(digit: int, box: Box, reach: tuple[float, float]) -> float:
 
 
 def _best_path(readings: list[_Reading], n_clusters: int) -> list[_Reading]:
-    """The readings covering all clusters left to right with the least total cost."""
-    back = _cheapest_paths(
-        [(r.start, r.stop, r.cost + DOUBT_WEIGHT * sum(s.doubt for s in r.segments), r)
-         for r in sorted(readings, key=lambda r: r.start) if all(s.image is not None for s in r.segments)],
-        n_clusters + 1)
+    """The readings covering all clusters left to right with the least total cost.
+
+    A cluster may also be skipped, at a cost no reading reaches: one that no candidate could
+    read (no usable ink) drops out instead of cutting off everything to its right.
+    """
+    edges: list[tuple[int, int, float, _Reading | None]] = [
+        (r.start, r.stop, r.cost + DOUBT_WEIGHT * sum(s.doubt for s in r.segments), r)
+        for r in readings if all(s.image is not None for s in r.segments)]
+    edges += [(i, i + 1, UNREADABLE_COST, None) for i in range(n_clusters)]
+    back = _cheapest_paths(sorted(edges, key=lambda edge: edge[0]), n_clusters + 1)
     path: list[_Reading] = []
     node = n_clusters
     while node > 0:
-        if back[node] is None:  # a cluster no candidate could read (no usable ink): skip it
-            node -= 1
-            continue
         node, reading = back[node]
-        path.append(reading)
+        if reading is not None:
+            path.append(reading)
     return path[::-1]
 
 

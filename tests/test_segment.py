@@ -282,3 +282,16 @@ def test_empty_image_is_refused(classifier, blank):
 def test_unreadable_input_is_refused(classifier):
     with pytest.raises(InvalidImageError):
         read_number(classifier, b"not an image")
+
+
+def test_a_cluster_nothing_can_read_is_skipped_not_the_rest_of_the_number():
+    """Clusters 0 and 2 have readings, cluster 1 none (no usable ink): both readings stay."""
+    from digitrec.segment import _best_path, _Reading, _Segment
+
+    def reading(index: int) -> _Reading:
+        segment = _Segment(np.ones((2, 2)), (index, 0, index + 1, 1), image=np.zeros((28, 28)), doubt=0.1)
+        return _Reading(index, index + 1, [segment], cost=0.5)
+
+    first, last = reading(0), reading(2)
+    assert _best_path([first, last], n_clusters=3) == [first, last]
+    assert _best_path([], n_clusters=2) == []
