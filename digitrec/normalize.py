@@ -30,7 +30,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "5"
+NORMALIZATION_VERSION = "6"
 #: Largest image accepted by default, in pixels (width x height); the environment variable
 #: ``DIGITREC_MAX_IMAGE_PIXELS`` overrides it (read on use, see :func:`max_image_pixels`).
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -51,6 +51,9 @@ STRAY_GAP = 0.35
 #: Border gray-level spread (95th - 5th percentile) under which the background is taken as
 #: one flat colour rather than removed locally (which suits photos with uneven lighting).
 FLAT_BORDER = 0.1
+#: Photos: ink is dark when the border (paper) is lighter than mid-gray by at least this,
+#: light when darker by as much; in between (dim paper, a gray board) the pixels decide.
+POLARITY_MARGIN = 0.1
 #: An image whose ink contrast is below this is considered empty.
 MIN_CONTRAST = 0.08
 #: Transparent images: opaque pixels differing from the colour at the opaque region's rim
@@ -198,7 +201,7 @@ def ink_map(img: Image.Image) -> np.ndarray:
 
 
 def _colour_ink(pixels: np.ndarray) -> np.ndarray:
-    """Ink of an opaque image: polarity from the border, local background removed.
+    """Ink of an opaque image: polarity from the border (or the pixels), local background removed.
 
     ``pixels``: float RGB in [0, 1] (H, W, 3), or 8-bit RGB (H, W, 3) or gray (H, W), which
     give exactly the float result of their RGB (gray: three equal channels), faster: the
@@ -210,7 +213,6 @@ def _colour_ink(pixels: np.ndarray) -> np.ndarray:
     rgb3 = rgb if rgb.ndim == 3 else rgb[..., None]
     border_pixels = _border_pixels(rgb3)
     border = border_pixels.mean(axis=1)  # gray level of each border pixel
-    dark_ink = float(np.median(border)) >= 0.5
     if float(np.percentile(border, 95) - np.percentile(border, 5)) < FLAT_BORDER:
         # Even paper or screen (scans, PNGs, MNIST itself): the background is one colour, so
         # ink is the distance from it. Local background removal would hollow thick strokes.
@@ -222,6 +224,13 @@ def _colour_ink(pixels: np.ndarray) -> np.ndarray:
     rgb = pixels if exact else pixels.astype(np.float32) / 255.0
     size = max(3, int(round(max(rgb.shape[:2]) / 6)))
     footprint = (size, size, 1) if pixels.ndim == 3 else (size, size)
+    paper_gray = float(np.median(border))
+    if abs(paper_gray - 0.5) >= POLARITY_MARGIN:
+        dark_ink = paper_gray > 0.5
+    else:  # dim paper or a light board: the ink is the longer tail around the local mean
+        gray = rgb.mean(axis=2) if rgb.ndim == 3 else rgb
+        off_local_mean = gray - ndimage.uniform_filter(gray, size=size, mode="nearest")
+        dark_ink = np.percentile(-off_local_mean, 99.5) > np.percentile(off_local_mean, 99.5)
     if dark_ink:  # paper is the local maximum: remove shadows and lighting gradients
         background = ndimage.grey_closing(pixels, size=footprint)
         ink = _channel_max((background if exact else background.astype(np.float32) / 255.0) - rgb)

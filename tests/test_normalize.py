@@ -344,14 +344,15 @@ def test_a_broken_digit_keeps_its_parts():
     assert not np.allclose(image, stem_only, atol=0.1)
 
 
-def _grainy_photo(noise: float, seed: int = 0) -> Image.Image:
-    """``ink_3`` as a faint pencil mark on paper lit from the left, with per-pixel sensor grain."""
-    ink = 1 - np.asarray(ink_3().convert("L"), np.float32) / 255
-    h, w = ink.shape
+def _grainy_photo(noise: float, paper: float = 0.95, ink: float = 0.3, seed: int = 0) -> Image.Image:
+    """``ink_3`` as a pencil mark (``ink``: share of the light it absorbs) on paper lit from
+    the left (``paper``: its brightest gray), with per-pixel sensor grain."""
+    mark = 1 - np.asarray(ink_3().convert("L"), np.float32) / 255
+    h, w = mark.shape
     page = np.zeros((2 * h, 2 * w), np.float32)
-    page[h // 2: h // 2 + h, w // 2: w // 2 + w] = ink
-    light = 0.95 - 0.35 * np.arange(2 * w, dtype=np.float32) / (2 * w)
-    gray = light * (1 - 0.3 * page) + noise * np.random.default_rng(seed).standard_normal(page.shape)
+    page[h // 2: h // 2 + h, w // 2: w // 2 + w] = mark
+    light = paper * (1 - 0.37 * np.arange(2 * w, dtype=np.float32) / (2 * w))
+    gray = light * (1 - ink * page) + noise * np.random.default_rng(seed).standard_normal(page.shape)
     return Image.fromarray(np.uint8(np.clip(gray, 0, 1) * 255), "L")
 
 
@@ -371,3 +372,16 @@ def test_median_3x3_is_scipys_separable_median():
         expected = ndimage.median_filter(ndimage.median_filter(image, size=size_rows, mode="nearest"),
                                          size=size_cols, mode="nearest")
         np.testing.assert_array_equal(normalize._median_3x3(image), expected)
+
+
+@pytest.mark.parametrize("inverted", [False, True], ids=["dark-ink-on-dim-paper", "light-ink-on-gray-board"])
+def test_ink_polarity_of_a_photo_with_mid_gray_paper(classifier, inverted):
+    """A dim photo's paper is darker than mid-gray: the border alone took it for a dark board."""
+    photo = _grainy_photo(noise=0.02, paper=0.55, ink=0.7)
+    photo = Image.eval(photo, lambda v: 255 - v) if inverted else photo
+    gray = np.asarray(photo, np.float32) / 255
+    assert abs(np.median(gray) - 0.5) < 0.1  # the border says nothing either way
+    ink = ink_map(photo)
+    stroke = np.asarray(_grainy_photo(noise=0.0, paper=1.0, ink=1.0).resize(ink.shape[::-1]), np.float32) < 128
+    assert ink[stroke].mean() > 3 * ink[~stroke].mean()  # the strokes are the ink, not the paper
+    assert classifier.predict(photo) == ["3"]
