@@ -112,6 +112,6 @@ def load_directory(directory: Path, origin: str) -> DigitClassifier:
     version = str(config.get("input", {}).get("normalization_version"))
     if version != NORMALIZATION_VERSION:
         log.warning("model expects normalization v%s, this code has v%s", version, NORMALIZATION_VERSION)
-    model = with_fast_svc(load_model_file(directory / MODEL_FILE, declared=config["trusted_types"]))
+    model = with_fast_svc(load_model_file(directory / MODEL_FILE, declared=config["trusted_types"]), copy=False)
     log.info("loaded model from %s", origin)
     return DigitClassifier(model=model, config=config, metrics=metrics, origin=origin, directory=directory)

@@ -12,7 +12,7 @@ artifact are unchanged); :func:`with_fast_svc` swaps in :class:`MatrixSVC` after
 
 from __future__ import annotations
 
-import copy
+from copy import deepcopy
 from typing import Any
 
 import numpy as np
@@ -81,15 +81,15 @@ class MatrixSVC(SVC):
         return super().fit(X, y, sample_weight)
 
 
-def with_fast_svc(model: Any) -> Any:
-    """A copy of ``model`` in which every RBF SVC it contains is a :class:`MatrixSVC`.
+def with_fast_svc(model: Any, copy: bool = True) -> Any:
+    """``model`` with every RBF SVC it contains made a :class:`MatrixSVC`: a copy, or itself if not ``copy``.
 
     Looks inside pipelines, feature unions and calibrated classifiers; other models are
-    returned as they are. For serving and timing only: save the original, not the copy.
+    returned as they are. For serving and timing only: save the original, not the result.
     """
     if not _contains_svc(model):
         return model
-    model = copy.deepcopy(model)
+    model = deepcopy(model) if copy else model
     _replace_svcs(model)
     return model
 
