@@ -30,7 +30,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "6"
+NORMALIZATION_VERSION = "7"
 #: Largest image accepted by default, in pixels (width x height); the environment variable
 #: ``DIGITREC_MAX_IMAGE_PIXELS`` overrides it (read on use, see :func:`max_image_pixels`).
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -51,6 +51,9 @@ STRAY_GAP = 0.35
 #: Border gray-level spread (95th - 5th percentile) under which the background is taken as
 #: one flat colour rather than removed locally (which suits photos with uneven lighting).
 FLAT_BORDER = 0.1
+#: Border pixels farther than this from the border's median gray are ink that reaches the
+#: edge (a large or cropped digit), left out when judging whether the paper is flat.
+INK_FROM_PAPER = 0.25
 #: Photos: ink is dark when the border (paper) is lighter than mid-gray by at least this,
 #: light when darker by as much; in between (dim paper, a gray board) the pixels decide.
 POLARITY_MARGIN = 0.1
@@ -213,7 +216,9 @@ def _colour_ink(pixels: np.ndarray) -> np.ndarray:
     rgb3 = rgb if rgb.ndim == 3 else rgb[..., None]
     border_pixels = _border_pixels(rgb3)
     border = border_pixels.mean(axis=1)  # gray level of each border pixel
-    if float(np.percentile(border, 95) - np.percentile(border, 5)) < FLAT_BORDER:
+    paper_gray = float(np.median(border))
+    paper_side = border[np.abs(border - paper_gray) < INK_FROM_PAPER]  # ink touching the edge left out
+    if float(np.percentile(paper_side, 95) - np.percentile(paper_side, 5)) < FLAT_BORDER:
         # Even paper or screen (scans, PNGs, MNIST itself): the background is one colour, so
         # ink is the distance from it. Local background removal would hollow thick strokes.
         paper = np.median(border_pixels, axis=0)
@@ -224,7 +229,6 @@ def _colour_ink(pixels: np.ndarray) -> np.ndarray:
     rgb = pixels if exact else pixels.astype(np.float32) / 255.0
     size = max(3, int(round(max(rgb.shape[:2]) / 6)))
     footprint = (size, size, 1) if pixels.ndim == 3 else (size, size)
-    paper_gray = float(np.median(border))
     if abs(paper_gray - 0.5) >= POLARITY_MARGIN:
         dark_ink = paper_gray > 0.5
     else:  # dim paper or a light board: the ink is the longer tail around the local mean

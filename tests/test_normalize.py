@@ -385,3 +385,14 @@ def test_ink_polarity_of_a_photo_with_mid_gray_paper(classifier, inverted):
     stroke = np.asarray(_grainy_photo(noise=0.0, paper=1.0, ink=1.0).resize(ink.shape[::-1]), np.float32) < 128
     assert ink[stroke].mean() > 3 * ink[~stroke].mean()  # the strokes are the ink, not the paper
     assert classifier.predict(photo) == ["3"]
+
+
+@pytest.mark.parametrize("box", [(30, -20, 118, 100), (-15, -15, 80, 100)], ids=["top-right", "top-left"])
+def test_a_bold_digit_cut_by_the_edge_is_read_as_on_flat_paper(classifier, box):
+    """Ink reaching the image's edge made a clean scan's border uneven, so it was treated as a
+    photo: the local background removal hollowed the bold strokes (a 0 read as a 2 or a 4)."""
+    page = Image.new("L", (120, 120), 255)
+    ImageDraw.Draw(page).ellipse(box, outline=0, width=24)
+    ring = np.asarray(page) < 128
+    assert ink_map(page)[ring].mean() > 0.9  # solid strokes, not outlines
+    assert classifier.predict(page) == ["0"]
