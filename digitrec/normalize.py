@@ -218,7 +218,8 @@ def _colour_ink(pixels: np.ndarray) -> np.ndarray:
     border = border_pixels.mean(axis=1)  # gray level of each border pixel
     paper_gray = float(np.median(border))
     paper_side = border[np.abs(border - paper_gray) < INK_FROM_PAPER]  # ink touching the edge left out
-    if float(np.percentile(paper_side, 95) - np.percentile(paper_side, 5)) < FLAT_BORDER:
+    if (2 * paper_side.size >= border.size
+            and float(np.percentile(paper_side, 95) - np.percentile(paper_side, 5)) < FLAT_BORDER):
         # Even paper or screen (scans, PNGs, MNIST itself): the background is one colour, so
         # ink is the distance from it. Local background removal would hollow thick strokes.
         paper = np.median(border_pixels, axis=0)

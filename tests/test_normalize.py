@@ -396,3 +396,14 @@ def test_a_bold_digit_cut_by_the_edge_is_read_as_on_flat_paper(classifier, box):
     ring = np.asarray(page) < 128
     assert ink_map(page)[ring].mean() > 0.9  # solid strokes, not outlines
     assert classifier.predict(page) == ["0"]
+
+
+def test_a_border_half_black_half_white_gets_an_answer_or_our_error():
+    """No border pixel is near the median gray there: the flat-paper test must not crash on it."""
+    image = np.zeros((60, 60), np.uint8)
+    image[:, 30:] = 255
+    image[20:40, 25:35] = 128
+    try:
+        assert to_mnist(image).shape == (28, 28)
+    except InvalidImageError:
+        pass
