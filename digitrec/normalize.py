@@ -30,7 +30,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "7"
+NORMALIZATION_VERSION = "8"
 #: Largest image accepted by default, in pixels (width x height); the environment variable
 #: ``DIGITREC_MAX_IMAGE_PIXELS`` overrides it (read on use, see :func:`max_image_pixels`).
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -345,11 +345,13 @@ def _ink_mask(ink: np.ndarray) -> np.ndarray:
 
 
 def _stroke_normalized(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Keep strokes whose width is MNIST-like; redraw others from their skeleton.
+    """Keep strokes whose width is MNIST-like; thin thicker ones, redraw thinner ones.
 
     The width is measured as ink area over skeleton length on a 4x version of the
-    20-pixel box, so it does not depend on the input resolution. Redrawn strokes are
-    anti-aliased by the later downscale.
+    20-pixel box, so it does not depend on the input resolution. Too thick: the ink is
+    eroded evenly to the widest MNIST-like width, which keeps the glyph's shape (a
+    redraw from the skeleton of a bold glyph distorts it). Too thin: redrawn from the
+    skeleton at the narrowest. Both are anti-aliased by the later downscale.
     """
     scale = 80.0 / max(mask.shape)
     shape = tuple(max(1, int(round(s * scale))) for s in mask.shape)
@@ -363,6 +365,11 @@ def _stroke_normalized(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     low, high = STROKE_WIDTH_RANGE
     if low <= width <= high or not skeleton.any():
         return ink
+    if width > high:  # distance of each ink pixel to the paper, minus half the excess width
+        inside = ndimage.distance_transform_edt(np.pad(big, 2))
+        thinned = np.clip(inside - (width - high) * 4.0 / 2.0, 0.0, 1.0).astype(np.float32)
+        if thinned.max() >= 0.5:  # else the ink was all hairlines and dots: redraw it instead
+            return thinned
     radius = min(max(width, low), high) * 4.0 / 2.0
     pad = int(np.ceil(radius)) + 2
     distance = ndimage.distance_transform_edt(~np.pad(skeleton, pad))

@@ -407,3 +407,22 @@ def test_a_border_half_black_half_white_gets_an_answer_or_our_error():
         assert to_mnist(image).shape == (28, 28)
     except InvalidImageError:
         pass
+
+
+def _bold_4(pen: int) -> Image.Image:
+    """An open-topped 4 drawn with a very wide pen (``pen`` px on a 240 px page)."""
+    page = Image.new("L", (240, 240), 255)
+    draw = ImageDraw.Draw(page)
+    draw.line([(130, 25), (45, 150), (190, 150)], fill=0, width=pen, joint="curve")
+    draw.line([(140, 25), (140, 220)], fill=0, width=pen)
+    return page
+
+
+def test_strokes_thicker_than_mnist_are_thinned_keeping_the_shape(classifier):
+    """Redrawn from its skeleton, a bold 4 lost the triangle between its arm and stem (and at
+    the boldest read as 2); eroded evenly, it keeps it."""
+    from scipy import ndimage
+
+    image = to_mnist(_bold_4(pen=50))
+    assert ndimage.label(image < 0.3)[1] == 2  # the paper around, and the triangle inside
+    assert classifier.predict(_bold_4(pen=70)) == ["4"]
