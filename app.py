@@ -9,7 +9,7 @@ Public API endpoints (everything else is private to the page):
 
 * ``/predict`` — an image file -> ``{"label", "confidences"}`` (top 3);
 * ``/predict_sketch`` — a sketchpad value ``{"background", "layers", "composite"}`` -> the same;
-* ``/predict_batch`` — a list of image files -> a list of the same, in order;
+* ``/predict_batch`` — a list of image files, or zip archives of them -> a list of the same, in order;
 * ``/predict_number`` — an image file of a whole number -> ``{"number", "digits": [{"label",
   "confidence", "box"}, ...]}``; ``/predict_number_sketch`` — the same from a sketchpad value.
 """
@@ -145,7 +145,8 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
 
         # Handlers get raw image payloads (preprocess=False) and decode them themselves, so
         # that bad files get digitrec's messages (see digitrec/serving.py).
-        predictor = Predictor(classifier, sketchpad=sketch, max_batch=settings.max_batch)
+        predictor = Predictor(classifier, sketchpad=sketch, max_batch=settings.max_batch,
+                              max_file_size=settings.max_file_size)
         numbers = NumberReader(classifier, sketchpad=number_sketch)
         corrections = CorrectionDesk(classifier, settings.corrections_dir, sketchpad=sketch)
 

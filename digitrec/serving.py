@@ -36,6 +36,7 @@ from PIL import Image
 
 from digitrec import normalize
 from digitrec.artifacts import CARD_FILE
+from digitrec.batch_input import batch_images
 from digitrec.classifier import DigitClassifier
 from digitrec.errors import InvalidImageError
 from digitrec.explain import heatmap_image, occlusion_heatmap
@@ -133,10 +134,12 @@ def user_facing(fn: Callable[..., T]) -> Callable[..., T]:
 class Predictor:
     """The handlers the app wires to its events, around one loaded classifier."""
 
-    def __init__(self, classifier: DigitClassifier, sketchpad: gr.ImageEditor, max_batch: int = 64):
+    def __init__(self, classifier: DigitClassifier, sketchpad: gr.ImageEditor, max_batch: int = 64,
+                 max_file_size: int = 10 * 1024**2):
         self.classifier = classifier
         self.sketchpad = sketchpad
         self.max_batch = max_batch
+        self.max_file_size = max_file_size  # bounds each image in a zip archive sent to predict_batch
 
     # -- core ---------------------------------------------------------------------------
 
@@ -144,19 +147,22 @@ class Predictor:
         """Normalize ``image`` and classify it; raises :class:`InvalidImageError` for bad input."""
         return self.classify_many([image])[0]
 
-    def classify_many(self, images: Sequence[Any]) -> list[Prediction]:
+    def classify_many(self, images: Sequence[Any], origins: Sequence[str | None] | None = None) -> list[Prediction]:
         """Classify several images with one model call, keeping their order.
 
-        An error about one of several images says which one ("Image 2 of 3: ...").
+        An error about one of several images says which one ("Image 2 of 3: ..."), and
+        where it came from when ``origins`` names it ("Image 2 of 3 (b.png in digits.zip): ...").
         """
         normalized = []
         for position, image in enumerate(images, start=1):
             try:
                 normalized.append(self.classifier.normalize(image))
             except InvalidImageError as exc:
-                if len(images) == 1:
+                origin = origins[position - 1] if origins else None
+                if len(images) == 1 and origin is None:
                     raise
-                raise InvalidImageError(f"Image {position} of {len(images)}: {exc}") from None
+                where = f" ({origin})" if origin else ""
+                raise InvalidImageError(f"Image {position} of {len(images)}{where}: {exc}") from None
         batch = np.stack(normalized)
         probabilities = self.classifier.predict_proba_normalized(batch)
         classes = self.classifier.classes
@@ -188,13 +194,13 @@ class Predictor:
 
     @user_facing
     def predict_batch(self, files: Sequence[str] | None) -> list[dict[str, Any]]:
-        """Classify several image files. Returns one {label, confidences} per file, in order."""
-        files = list(files or [])
-        if not files:
-            raise InvalidImageError("No images received: send a list of image files.")
-        if len(files) > self.max_batch:
-            raise InvalidImageError(f"Too many images ({len(files)}); send at most {self.max_batch} per call.")
-        return [prediction.label_data() for prediction in self.classify_many(files)]
+        """Classify several image files, or the images in zip archives (one upload for many images).
+
+        Returns one {label, confidences} per image, in order (an archive's in archive order).
+        """
+        images = batch_images(list(files or []), self.max_batch, self.max_file_size)
+        predictions = self.classify_many([i.source for i in images], [i.origin for i in images])
+        return [prediction.label_data() for prediction in predictions]
 
     # -- UI handlers ----------------------------------------------------------------------
 

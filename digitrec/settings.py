@@ -21,7 +21,8 @@ variable                       meaning                                          
 ``DIGITREC_CORRECTIONS_DIR``   where users' corrections are stored                  corrections
 =============================  ===================================================  ==========
 
-``DIGITREC_MAX_FILE_SIZE`` also bounds an image sent inside the request as a base64
+``DIGITREC_MAX_FILE_SIZE`` also bounds each image in a zip archive sent to
+``/predict_batch`` (see :mod:`digitrec.batch_input`), an image sent inside the request as a base64
 data URL (refused from its length, before decoding), and with it every request body:
 bodies over :attr:`Settings.max_request_body` (one such image plus 1 MiB) get HTTP 413
 before they are read into memory. ``DIGITREC_CONCURRENCY`` is one limit

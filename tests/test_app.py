@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import gradio as gr
@@ -88,6 +89,23 @@ def test_predict_batch_keeps_order(client):
     assert [r["label"] for r in results] == ["4", "0", "7", "3"]
     for result in results:
         assert_label(result, result["label"])
+
+
+def test_predict_batch_reads_a_zip_archive_in_order(client, tmp_path):
+    """One upload for many images: the archive's images, in archive order, then the next file."""
+    files = [TEST_DATA / "ink_4.jpg", EXAMPLES / "digit_0.png", TEST_DATA / "sketch_7.png"]
+    archive = tmp_path / "digits.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in files:
+            zipped.write(path, f"digits/{path.name}")
+    results = client.predict([handle_file(str(archive)), handle_file(str(TEST_DATA / "ink_3.png"))],
+                             api_name="/predict_batch")
+    assert [r["label"] for r in results] == ["4", "0", "7", "3"]
+
+    with zipfile.ZipFile(archive, "a") as zipped:
+        zipped.write(TEST_DATA / "not_an_image.png", "digits/notes.png")
+    with pytest.raises(AppError, match=r"Image 4 of 4 \(digits/notes.png in digits.zip\): The upload: not a readable"):
+        client.predict([handle_file(str(archive))], api_name="/predict_batch")
 
 
 @pytest.mark.parametrize(

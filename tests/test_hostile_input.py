@@ -15,6 +15,7 @@ import json
 import struct
 import threading
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -385,6 +386,20 @@ def test_launched_app_runs_blas_on_one_thread(launched):
 def test_max_batch_is_enforced(launched):
     files = [handle_file(str(TEST_DATA / "ink_3.png"))] * 3
     assert_answer(call(launched["client"], files, "/predict_batch"), "send at most 2 per call")
+
+
+def test_zip_archives_are_held_to_the_limits(launched, tmp_path):
+    """A zip bomb (40 MB of zeros in a 40 kB archive) and too many members: refused unread."""
+    bomb, many = tmp_path / "bomb.zip", tmp_path / "many.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.png", bytes(40 * 1024**2))
+    with zipfile.ZipFile(many, "w") as archive:
+        for i in range(3):
+            archive.write(TEST_DATA / "ink_3.png", f"{i}.png")
+    assert_answer(call(launched["client"], [handle_file(str(bomb))], "/predict_batch"),
+                  "zeros.png in bomb.zip: too large (41,943,040 bytes); the limit is 102,400 bytes per image")
+    assert_answer(call(launched["client"], [handle_file(str(many))], "/predict_batch"), "send at most 2 per call")
+    assert_still_serving(launched["client"])
 
 
 def test_max_image_pixels_is_enforced_from_the_environment(client, monkeypatch, tmp_path):
