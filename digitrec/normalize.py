@@ -46,7 +46,7 @@ STROKE_WIDTH_RANGE = (1.9, 4.8)
 #: Components smaller than this fraction of the largest one are specks, not ink.
 SPECK_FRACTION = 0.06
 #: Served single digits: marks farther than this fraction of the largest mark's larger side
-#: from its box are not part of the digit (see :func:`_main_mark`).
+#: from its box are not part of the digit (see :func:`_stray_marks`).
 STRAY_GAP = 0.35
 #: Border gray-level spread (95th - 5th percentile) under which the background is taken as
 #: one flat colour rather than removed locally (which suits photos with uneven lighting).
@@ -100,31 +100,36 @@ def to_mnist(image: ImageInput) -> np.ndarray:
 
     Raises :class:`InvalidImageError` with a user-facing message when no digit can be found.
     """
-    return mnist_from_ink(_main_mark(ink_map(open_image(image))))
+    ink = scaled_ink(ink_map(open_image(image)))
+    mask = _ink_mask(ink)
+    stray = _stray_marks(mask)
+    if stray is None:
+        return _mnist_from_mask(ink, mask)
+    return mnist_from_ink(np.where(stray, 0, ink))  # thresholded again, without them
 
 
-def _main_mark(ink: np.ndarray) -> np.ndarray:
-    """The ink map without marks far from the largest one: a shadow's edge, paper texture, a stray dot.
+def _stray_marks(mask: np.ndarray) -> np.ndarray | None:
+    """Where the marks far from the largest one are, with their rims; None if there are none.
 
-    A digit's strokes lie close together even when broken (the bar of a 5, the stem of a
-    4); ink more than ``STRAY_GAP`` of the digit's size away from the largest mark would
-    otherwise be framed with it and shrink the digit. Only served single digits go through
-    this: whole numbers (:mod:`digitrec.segment`) need every mark, and training images
-    (:func:`mnist_from_ink`) are unchanged.
+    Such marks are a shadow's edge, paper texture, a stray dot. A digit's strokes lie
+    close together even when broken (the bar of a 5, the stem of a 4); ink more than
+    ``STRAY_GAP`` of the digit's size away from the largest mark would otherwise be framed
+    with it and shrink the digit. Only served single digits are cleaned so: whole numbers
+    (:mod:`digitrec.segment`) need every mark, and training images (:func:`mnist_from_ink`)
+    are unchanged.
     """
-    ink = scaled_ink(ink)
-    labels, n = ndimage.label(_ink_mask(ink), structure=np.ones((3, 3)))
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n <= 1:
-        return ink
+        return None
     boxes = ndimage.find_objects(labels)
     rows, cols = boxes[int(np.bincount(labels.ravel())[1:].argmax())]
     reach = STRAY_GAP * max(rows.stop - rows.start, cols.stop - cols.start)
     far = [index for index, (r, c) in enumerate(boxes, start=1)
            if max(r.start - rows.stop, rows.start - r.stop, c.start - cols.stop, cols.start - c.stop) > reach]
     if not far:
-        return ink
+        return None
     # Their faint anti-aliased rims go too: the threshold leaves them just outside the mask.
-    return np.where(ndimage.binary_dilation(np.isin(labels, far), iterations=2), 0, ink)
+    return ndimage.binary_dilation(np.isin(labels, far), iterations=2)
 
 
 def open_image(image: ImageInput) -> Image.Image:
@@ -313,7 +318,11 @@ def scaled_ink(ink: np.ndarray, empty_message: str = "No digit found: the image 
 def mnist_from_ink(ink: np.ndarray) -> np.ndarray:
     """MNIST-format (28, 28) float32 image from an ink map of any size (1 = ink)."""
     ink = scaled_ink(ink)
-    mask = _ink_mask(ink)
+    return _mnist_from_mask(ink, _ink_mask(ink))
+
+
+def _mnist_from_mask(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """:func:`mnist_from_ink` of a scaled ink map whose :func:`_ink_mask` is ``mask``."""
     box = _bounding_box(mask)
     # The mask is empty outside its bounding box, so dilating the box alone is exact.
     kept = ink[box] * ndimage.binary_dilation(mask[box], iterations=1)
@@ -327,10 +336,17 @@ def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
 
 
 def ink_level(ink: np.ndarray) -> float:
-    """The ink threshold of an ink map scaled to [0, 1]: Otsu's, kept within 0.25-0.6 (0.5 if flat)."""
-    if ink.min() < ink.max():
-        return max(0.25, min(0.6, float(threshold_otsu(ink))))
-    return 0.5
+    """The ink threshold of an ink map scaled to [0, 1]: Otsu's, kept within 0.25-0.6 (0.5 if flat).
+
+    The histogram is the one ``threshold_otsu(ink)`` makes (256 bins over the ink's range,
+    each value in the same bin), computed with numpy's equal-width binning: skimage passes
+    numpy the bin edges, which makes it sort the pixels, several times slower.
+    """
+    low, high = float(ink.min()), float(ink.max())
+    if low == high:
+        return 0.5
+    counts, edges = np.histogram(ink, bins=256, range=(ink.min(), ink.max()))
+    return max(0.25, min(0.6, float(threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0)))))
 
 
 def _ink_mask(ink: np.ndarray) -> np.ndarray:
@@ -339,8 +355,8 @@ def _ink_mask(ink: np.ndarray) -> np.ndarray:
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n > 1:
         areas = np.bincount(labels.ravel())[1:]
-        keep = np.flatnonzero(areas >= SPECK_FRACTION * areas.max()) + 1
-        mask = np.isin(labels, keep)
+        kept = np.concatenate([[False], areas >= SPECK_FRACTION * areas.max()])
+        mask = kept[labels]
     return mask
 
 
