@@ -30,7 +30,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "8"
+NORMALIZATION_VERSION = "9"
 #: Largest image accepted by default, in pixels (width x height); the environment variable
 #: ``DIGITREC_MAX_IMAGE_PIXELS`` overrides it (read on use, see :func:`max_image_pixels`).
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -57,6 +57,12 @@ INK_FROM_PAPER = 0.25
 #: Photos: ink is dark when the border (paper) is lighter than mid-gray by at least this,
 #: light when darker by as much; in between (dim paper, a gray board) the pixels decide.
 POLARITY_MARGIN = 0.1
+#: Ink differing from an even border by less than ``UNEVEN_PAPER_CONTRAST`` (0-1) and
+#: covering more than ``MAX_INK_SHARE`` of the image is the paper itself, lit unevenly
+#: (its middle differs from its border): such images are read as photos. Bold digits
+#: filling the image are dark enough to stay on the even-paper path.
+MAX_INK_SHARE = 0.25
+UNEVEN_PAPER_CONTRAST = 0.5
 #: An image whose ink contrast is below this is considered empty.
 MIN_CONTRAST = 0.08
 #: Transparent images: opaque pixels differing from the colour at the opaque region's rim
@@ -228,7 +234,11 @@ def _colour_ink(pixels: np.ndarray) -> np.ndarray:
         # Even paper or screen (scans, PNGs, MNIST itself): the background is one colour, so
         # ink is the distance from it. Local background removal would hollow thick strokes.
         paper = np.median(border_pixels, axis=0)
-        return np.clip(_channel_max(np.abs(rgb3 - paper)), 0.0, 1.0)
+        ink = np.clip(_channel_max(np.abs(rgb3 - paper)), 0.0, 1.0)
+        if float(ink.max()) >= UNEVEN_PAPER_CONTRAST or _ink_share(ink) <= MAX_INK_SHARE:
+            return ink
+        # Faint "ink" over much of the image: the paper is not one colour after all (lit
+        # unevenly, a vignette evening out the border), its middle differs from the border.
     # Photos: sensor and paper grain first. The background below is a local extreme, which
     # would otherwise sit at the top of the grain and turn all of it into faint ink.
     pixels = _median_3x3(pixels)
@@ -248,6 +258,12 @@ def _colour_ink(pixels: np.ndarray) -> np.ndarray:
         background = ndimage.grey_opening(pixels, size=footprint)
         ink = _channel_max(rgb - (background if exact else background.astype(np.float32) / 255.0))
     return np.clip(ink, 0.0, 1.0)
+
+
+def _ink_share(ink: np.ndarray) -> float:
+    """The fraction of an ink map that is ink at its :func:`ink_level` threshold (0 without ink)."""
+    peak = float(ink.max())
+    return float((ink >= ink_level(ink / peak) * peak).mean()) if peak > 0 else 0.0
 
 
 def _median_3x3(a: np.ndarray) -> np.ndarray:

@@ -387,6 +387,22 @@ def test_ink_polarity_of_a_photo_with_mid_gray_paper(classifier, inverted):
     assert classifier.predict(photo) == ["3"]
 
 
+def test_a_faint_digit_in_a_spot_of_light_is_not_read_as_the_spot(classifier):
+    """Even gray border, brighter middle: the distance from the border's gray was the light
+    spot itself, a blob around a faint pencil 3 (read as a 0)."""
+    mark = 1 - np.asarray(ink_3().convert("L"), np.float32) / 255
+    h, w = mark.shape
+    page = np.zeros((2 * h, 2 * w), np.float32)
+    page[h // 2: h // 2 + h, w // 2: w // 2 + w] = mark
+    rows, cols = np.mgrid[-1:1:2j * h, -1:1:2j * w]
+    light = 0.55 + 0.4 * np.exp(-(rows**2 + cols**2) / 0.5)  # about 0.6 all along the border
+    photo = Image.fromarray(np.uint8(light * (1 - 0.3 * page) * 255), "L")
+    ink = ink_map(photo)
+    stroke = np.asarray(Image.fromarray(page > 0.5).resize(ink.shape[::-1]))
+    assert ink[stroke].mean() > 3 * ink[~stroke].mean()  # the strokes are the ink, not the light
+    assert classifier.predict(photo) == ["3"]
+
+
 @pytest.mark.parametrize("box", [(30, -20, 118, 100), (-15, -15, 80, 100)], ids=["top-right", "top-left"])
 def test_a_bold_digit_cut_by_the_edge_is_read_as_on_flat_paper(classifier, box):
     """Ink reaching the image's edge made a clean scan's border uneven, so it was treated as a
