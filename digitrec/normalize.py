@@ -30,7 +30,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "9"
+NORMALIZATION_VERSION = "10"
 #: Largest image accepted by default, in pixels (width x height); the environment variable
 #: ``DIGITREC_MAX_IMAGE_PIXELS`` overrides it (read on use, see :func:`max_image_pixels`).
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -45,9 +45,12 @@ WORK_SIZE = 256
 STROKE_WIDTH_RANGE = (1.9, 4.8)
 #: Components smaller than this fraction of the largest one are specks, not ink.
 SPECK_FRACTION = 0.06
-#: Served single digits: marks farther than this fraction of the largest mark's larger side
+#: Served single digits: marks farther than this fraction of the main mark's larger side
 #: from its box are not part of the digit (see :func:`_stray_marks`).
 STRAY_GAP = 0.35
+#: Marks touching the image's edge count with this share of their area when choosing
+#: the main mark (see :func:`_stray_marks`).
+EDGE_MARK_WEIGHT = 0.5
 #: Border gray-level spread (95th - 5th percentile) under which the background is taken as
 #: one flat colour rather than removed locally (which suits photos with uneven lighting).
 FLAT_BORDER = 0.1
@@ -115,11 +118,15 @@ def to_mnist(image: ImageInput) -> np.ndarray:
 
 
 def _stray_marks(mask: np.ndarray) -> np.ndarray | None:
-    """Where the marks far from the largest one are, with their rims; None if there are none.
+    """Where the marks far from the main one are, with their rims; None if there are none.
+
+    The main mark is the largest, counting marks that touch the image's edge at
+    ``EDGE_MARK_WEIGHT`` of their area: a shadow's or vignette's edge ends there, a
+    digit rarely does.
 
     Such marks are a shadow's edge, paper texture, a stray dot. A digit's strokes lie
     close together even when broken (the bar of a 5, the stem of a 4); ink more than
-    ``STRAY_GAP`` of the digit's size away from the largest mark would otherwise be framed
+    ``STRAY_GAP`` of the digit's size away from the main mark would otherwise be framed
     with it and shrink the digit. Only served single digits are cleaned so: whole numbers
     (:mod:`digitrec.segment`) need every mark, and training images (:func:`mnist_from_ink`)
     are unchanged.
@@ -128,7 +135,10 @@ def _stray_marks(mask: np.ndarray) -> np.ndarray | None:
     if n <= 1:
         return None
     boxes = ndimage.find_objects(labels)
-    rows, cols = boxes[int(np.bincount(labels.ravel())[1:].argmax())]
+    weight = np.bincount(labels.ravel())[1:].astype(float)
+    height, width = mask.shape
+    weight[[r.start == 0 or c.start == 0 or r.stop == height or c.stop == width for r, c in boxes]] *= EDGE_MARK_WEIGHT
+    rows, cols = boxes[int(weight.argmax())]
     reach = STRAY_GAP * max(rows.stop - rows.start, cols.stop - cols.start)
     far = [index for index, (r, c) in enumerate(boxes, start=1)
            if max(r.start - rows.stop, rows.start - r.stop, c.start - cols.stop, cols.start - c.stop) > reach]

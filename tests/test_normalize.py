@@ -331,6 +331,17 @@ def test_a_stray_mark_far_from_the_digit_is_not_framed_with_it(classifier):
     assert ink_map(marked)[:, -40:].max() > 0.5  # whole numbers still see every mark (digitrec.segment)
 
 
+def test_a_shadow_edge_larger_than_the_digit_is_not_taken_for_it(classifier):
+    """A dark band along the image's edge, more ink than the digit: it was taken as the main
+    mark and the digit removed as stray. Marks touching the edge now weigh half."""
+    w, h = ink_3().size
+    digit_area = int((np.asarray(ink_3().convert("L")) < 128).sum())
+    band = (2 * w - digit_area * 3 // (2 * h), 0, 2 * w, h)  # at the right edge, 1.5 times the digit's ink
+    clean, marked = _with_mark_beside(ink_3(), None), _with_mark_beside(ink_3(), band)
+    np.testing.assert_allclose(to_mnist(marked), to_mnist(clean), atol=0.1)
+    assert classifier.predict(marked) == ["3"]
+
+
 def test_a_broken_digit_keeps_its_parts():
     """The bar of a 5 or a 7 drawn apart from the rest is near it: it stays."""
     page = Image.new("RGB", (300, 300), "white")
