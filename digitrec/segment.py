@@ -10,21 +10,23 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
    another) and are merged, unless both are full-height marks that merely overlap at their
    edges (slanted neighbours). Small isolated marks left over are ignored.
 3. **Touching digits.** With the line's digit height ``H`` (median height of the large
-   clusters), a cluster that may hold several digits gets candidate cuts: top-to-bottom
-   paths crossing as little ink as possible (so slanted and overlapping neighbours are
-   separated along their real boundary, not a straight column). Each cut costs the ink it
-   crosses (in stroke widths); a cheap cut with full-height ink on both sides (two digits
-   touching) earns a bonus, a cut splitting a loop (a hole in the ink: a 0, 6, 8, 9) pays
-   extra; a cluster no wider than one digit may be is only cut at such
-   places (a 1 leaning on a 4). The ink between any two cuts is a candidate digit, with a
-   shape cost (too wide for the line height or for the line's typical digit width, too
-   narrow, too short compared with ``H``); candidates whose shape alone rules them out
-   are dropped.
+   clusters), every cluster gets candidate cuts: top-to-bottom paths crossing as little
+   ink as possible (so slanted and overlapping neighbours are separated along their real
+   boundary, not a straight column). Each cut costs the ink it crosses (in stroke widths);
+   a cheap cut with full-height ink on both sides (two digits touching) earns a bonus, a
+   cut splitting a loop (a hole in the ink: a 0, 6, 8, 9) pays extra. A cluster no wider
+   than one digit may be, and read by the model as one digit (its whole ink is classified
+   first), is only cut at such places (a 1 leaning on a 4); one the model does not read
+   as a digit (a 1 pressed against a 4) may be cut anywhere. The ink between any two cuts
+   is a candidate digit, with a shape cost (too wide for the line height or for the line's
+   typical digit width, too narrow, too short compared with ``H``); candidates whose shape
+   alone rules them out are dropped.
 4. **Gaps inside a digit.** Neighbouring clusters where one is much shorter than the
    other and the gap is tiny (a 4 whose bar stops short of its stem) may be one digit.
 5. **Best reading (segmentation by recognition).** Every candidate digit is normalized
-   with :func:`mnist_from_ink` and all are classified in one model call (one model input
-   per candidate: each costs a few milliseconds). Each cluster is read by dynamic
+   with :func:`mnist_from_ink` and classified in two model calls, the clusters' whole ink
+   first (see 3.), then all the cut pieces (one model input per candidate: each costs a few
+   milliseconds). Each cluster is read by dynamic
    programming over its cuts, and the line by dynamic programming over clusters, minimizing
    the shape and cut costs plus each digit's doubt: ``-log`` of its label's probability and,
    for ink cut out of a larger piece, how far its width-to-height ratio is from the usual
@@ -67,8 +69,6 @@ NESTED = 0.6
 FLAT = 0.35
 #: Clusters whose height and width are both below this fraction of the digit height are ignored.
 SMALL_PIECE = 0.3
-#: Clusters narrower than this many digit heights (and not wide for their own height) are one digit.
-SPLIT_WIDTH = 0.7
 #: Width (in line heights) above which one digit becomes unlikely, and how fast.
 MAX_ASPECT, ASPECT_SCALE = 1.05, 0.15
 #: Width (in typical digit widths of the line) above which one digit becomes unlikely, and
@@ -91,6 +91,9 @@ BETWEEN_STROKES, BETWEEN_HEIGHT, BETWEEN_WINDOW, BETWEEN_BONUS = 1.3, 0.8, 0.35,
 LOOP_COST, LOOP_AREA = 2.0, 0.025
 #: Weight of ``-log p`` (the classifier's doubt about a digit) in the reading's cost.
 DOUBT_WEIGHT = 1.0
+#: A cluster no wider than one digit whose whole ink the model reads with at most this doubt
+#: (``-log p``) is one digit unless two digits visibly touch in it; beyond, it may be cut anywhere.
+ONE_DIGIT_DOUBT = 1.0
 #: Usual shape of each digit 0-9: mean and spread of log(width / height) of the (Otsu) ink
 #: of MNIST training digits. The model's probabilities are near 0.98 for nearly any ink
 #: (half a 0 passes for a 6 or a 7), so whether a piece has the shape of the digit it is
@@ -259,9 +262,12 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
     height = _digit_height(clusters)
     typical = _typical_width(clusters, height)
     owner = _owner_map(labels)
-    lattices = [_lattice(i, c, ink, owner, labels, height, typical) for i, c in enumerate(clusters)]
+    wholes = [_whole(c, ink, owner, labels) for c in clusters]
     parts = _part_readings(clusters, ink, owner, labels, height, typical)
-    _classify(classifier, [s for lat in lattices for _, s in lat.pieces.values()] + [s for r in parts for s in r.segments])
+    _classify(classifier, [w for w in wholes if w is not None] + [s for r in parts for s in r.segments])
+    lattices = [_lattice(i, c, w, ink, owner, labels, height, typical)
+                for i, (c, w) in enumerate(zip(clusters, wholes))]
+    _classify(classifier, [s for lat in lattices for _, s in lat.pieces.values() if s.probabilities is None])
     readings = [r for r in (lat.best() for lat in lattices) if r is not None] + parts
     path = _best_path(readings, len(clusters))
     classes = list(classifier.classes)
@@ -409,25 +415,35 @@ def _segment(ink: np.ndarray, own: np.ndarray, core: np.ndarray, origin: tuple[i
     return _Segment(np.where(own, ink, 0.0).astype(np.float32), box)
 
 
-def _lattice(index: int, cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
-             labels: np.ndarray, line: float, typical: float) -> _Lattice:
-    """The candidate digits of one cluster: the whole, and the pieces between candidate cuts."""
+def _cluster_ink(cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
+                 labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """A cluster's region of the ink map: its ink (other clusters removed), the pixels it
+    owns (:func:`_owner_map`), its thresholded core, and the region's origin (y, x)."""
     rows, cols = _region(cluster, ink)
     own = np.isin(owner[rows, cols], cluster.labels)
     core = np.isin(labels[rows, cols], cluster.labels)
-    region_ink = np.where(own, ink[rows, cols], 0.0)
-    origin = (rows.start, cols.start)
-    whole = _segment(region_ink, own, core, origin)
+    return np.where(own, ink[rows, cols], 0.0), own, core, (rows.start, cols.start)
+
+
+def _whole(cluster: _Cluster, ink: np.ndarray, owner: np.ndarray, labels: np.ndarray) -> _Segment | None:
+    """The cluster's ink as one candidate digit (None if it has no core ink)."""
+    return _segment(*_cluster_ink(cluster, ink, owner, labels))
+
+
+def _lattice(index: int, cluster: _Cluster, whole: _Segment | None, ink: np.ndarray, owner: np.ndarray,
+             labels: np.ndarray, line: float, typical: float) -> _Lattice:
+    """The candidate digits of one cluster: the whole (already classified), and the pieces
+    between candidate cuts."""
     whole_cost = _shape_cost(cluster.width, cluster.height, line, typical)
     lattice = _Lattice(index, {} if whole is None else {(0, 1): (whole_cost, whole)}, [0.0, 0.0])
-    if whole is None or (cluster.width <= SPLIT_WIDTH * max(line, cluster.height)
-                         and cluster.width <= MAX_WIDTH * typical):
+    if whole is None:
         return lattice
+    region_ink, own, core, origin = _cluster_ink(cluster, ink, owner, labels)
     paths, costs = _cut_paths(region_ink, core, line)
     bonuses = [_between_digits(core, path, c, line) for path, c in zip(paths, costs)]
     loops = _loop_costs(core, paths, line)
-    if whole_cost <= DIGIT_COST:
-        # as wide as one digit may be: split only where two full-height digits touch
+    if whole_cost <= DIGIT_COST and whole.image is not None and whole.doubt <= ONE_DIGIT_DOUBT:
+        # as wide as one digit may be, and read as one: split only where two full-height digits touch
         kept = [k for k, bonus in enumerate(bonuses) if bonus > 0]
         paths, costs, bonuses, loops = ([seq[k] for k in kept] for seq in (paths, costs, bonuses, loops))
     if not paths:

@@ -143,6 +143,16 @@ def test_reads_touching_digits(classifier, number):
     assert_boxes(reading, boxes, image.size, min_iou=0.5)
 
 
+@pytest.mark.parametrize("number", ["14", "12"])
+def test_one_touching_a_digit_in_a_cluster_no_wider_than_one_digit(classifier, number):
+    """A 1 touching its neighbour makes a cluster no wider than one digit may be, with no
+    cheap cut between them; the model does not read the whole as one digit, so it is cut."""
+    image, boxes = draw_number([template(int(d)) for d in number], gap=-2)
+    reading = read_number(classifier, image)
+    assert reading.number == number
+    assert_boxes(reading, boxes, image.size, min_iou=0.5)
+
+
 def test_wide_digit_touching_its_neighbours_is_one_digit(classifier):
     """A 0 drawn nearly twice as wide as usual, touching a 2 and a 4, is not cut in two."""
     wide_zero = [s * [1.9, 1.0] for s in template(0)]
