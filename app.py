@@ -140,7 +140,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                 gr.DownloadButton("Download the model card", value=str(card), size="sm")
 
         # Inputs and output of /predict_batch: API only, never shown.
-        batch_files = gr.File(file_count="multiple", label="images", visible=False)
+        batch_files = gr.File(file_count="multiple", label="image files, or zip archives of them", visible=False)
         batch_results = gr.JSON(label="predictions", visible=False)
 
         # Handlers get raw image payloads (preprocess=False) and decode them themselves, so
