@@ -368,10 +368,10 @@ def ink_level(ink: np.ndarray) -> float:
     each value in the same bin), computed with numpy's equal-width binning: skimage passes
     numpy the bin edges, which makes it sort the pixels, several times slower.
     """
-    low, high = float(ink.min()), float(ink.max())
+    low, high = ink.min(), ink.max()
     if low == high:
         return 0.5
-    counts, edges = np.histogram(ink, bins=256, range=(ink.min(), ink.max()))
+    counts, edges = np.histogram(ink, bins=256, range=(low, high))
     return max(0.25, min(0.6, float(threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0)))))
 
 

@@ -262,11 +262,12 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
     height = _digit_height(clusters)
     typical = _typical_width(clusters, height)
     owner = _owner_map(labels)
-    wholes = [_whole(c, ink, owner, labels) for c in clusters]
+    regions = [_cluster_ink(c, ink, owner, labels) for c in clusters]
+    wholes = [_segment(*region) for region in regions]
     parts = _part_readings(clusters, ink, owner, labels, height, typical)
     _classify(classifier, [w for w in wholes if w is not None] + [s for r in parts for s in r.segments])
-    lattices = [_lattice(i, c, w, ink, owner, labels, height, typical)
-                for i, (c, w) in enumerate(zip(clusters, wholes))]
+    lattices = [_lattice(i, c, w, region, height, typical)
+                for i, (c, w, region) in enumerate(zip(clusters, wholes, regions))]
     _classify(classifier, [s for lat in lattices for _, s in lat.pieces.values() if s.probabilities is None])
     readings = [r for r in (lat.best() for lat in lattices) if r is not None] + parts
     path = _best_path(readings, len(clusters))
@@ -425,20 +426,16 @@ def _cluster_ink(cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
     return np.where(own, ink[rows, cols], 0.0), own, core, (rows.start, cols.start)
 
 
-def _whole(cluster: _Cluster, ink: np.ndarray, owner: np.ndarray, labels: np.ndarray) -> _Segment | None:
-    """The cluster's ink as one candidate digit (None if it has no core ink)."""
-    return _segment(*_cluster_ink(cluster, ink, owner, labels))
-
-
-def _lattice(index: int, cluster: _Cluster, whole: _Segment | None, ink: np.ndarray, owner: np.ndarray,
-             labels: np.ndarray, line: float, typical: float) -> _Lattice:
+def _lattice(index: int, cluster: _Cluster, whole: _Segment | None,
+             region: tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]],
+             line: float, typical: float) -> _Lattice:
     """The candidate digits of one cluster: the whole (already classified), and the pieces
-    between candidate cuts."""
+    between candidate cuts of its ``region`` (:func:`_cluster_ink`)."""
     whole_cost = _shape_cost(cluster.width, cluster.height, line, typical)
     lattice = _Lattice(index, {} if whole is None else {(0, 1): (whole_cost, whole)}, [0.0, 0.0])
     if whole is None:
         return lattice
-    region_ink, own, core, origin = _cluster_ink(cluster, ink, owner, labels)
+    region_ink, own, core, origin = region
     paths, costs = _cut_paths(region_ink, core, line)
     bonuses = [_between_digits(core, path, c, line) for path, c in zip(paths, costs)]
     loops = _loop_costs(core, paths, line)

@@ -40,6 +40,7 @@ from digitrec.batch_input import batch_images
 from digitrec.classifier import DigitClassifier
 from digitrec.errors import InvalidImageError
 from digitrec.explain import heatmap_image, occlusion_heatmap
+from digitrec.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,8 @@ def user_facing(fn: Callable[..., T]) -> Callable[..., T]:
 class Predictor:
     """The handlers the app wires to its events, around one loaded classifier."""
 
-    def __init__(self, classifier: DigitClassifier, sketchpad: gr.ImageEditor, max_batch: int = 64,
-                 max_file_size: int = 10 * 1024**2):
+    def __init__(self, classifier: DigitClassifier, sketchpad: gr.ImageEditor, max_batch: int = Settings.max_batch,
+                 max_file_size: int = Settings.max_file_size):
         self.classifier = classifier
         self.sketchpad = sketchpad
         self.max_batch = max_batch
