@@ -24,7 +24,10 @@ by one (the ceiling for perfect segmentation), and the mean time per number; and
 overall whole-number accuracy and mean time per number of the 4-digit conditions (target:
 at least 95%, well under 300 ms).
 
-    python bench/read_numbers.py [--n 150] [--seed 0] [--data mnist.npz] [--model DIR]
+With ``--without-verifier`` the model's piece verifier (:mod:`digitrec.piece_verifier`) is
+left out, for a side-by-side comparison on the same numbers.
+
+    python bench/read_numbers.py [--n 150] [--seed 0] [--data mnist.npz] [--model DIR] [--without-verifier]
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
@@ -44,6 +47,7 @@ from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
 from digitrec.segment import read_number  # noqa: E402
+from digitrec.synthetic import compose_number  # noqa: E402
 
 #: Gaps of the ``mixed`` condition: (range px, probability).
 MIXED_GAPS = (((1, 10), 0.7), ((-1, 0), 0.2), ((-3, -2), 0.1))
@@ -63,46 +67,6 @@ CONDITIONS = {
 }
 #: Conditions drawing the same numbers as another one (a paired comparison, free of sampling noise).
 SAME_NUMBERS_AS = {"large": "sizes_baselines"}
-MARGIN = 8
-
-
-def compose(digits: list[np.ndarray], rng: np.random.Generator, gap: tuple[int, int],
-            scale: tuple[float, float], shift: float, upscale: int) -> Image.Image:
-    """Dark-on-white image of the digits (uint8 MNIST ink arrays) side by side."""
-    pieces = []
-    for d in digits:
-        rows, cols = np.nonzero(d > 0)
-        crop = d[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
-        k = rng.uniform(*scale)
-        if k != 1.0:
-            size = (max(1, round(crop.shape[1] * k)), max(1, round(crop.shape[0] * k)))
-            crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR))
-        pieces.append(crop.astype(np.float32) / 255.0)
-    height = max(p.shape[0] for p in pieces)
-    offsets = [int(round(rng.uniform(-shift, shift) * p.shape[0])) for p in pieces]
-    gaps = [_gap(gap, rng) for _ in pieces[1:]]
-    width = sum(p.shape[1] for p in pieces) + sum(gaps)
-    top_room = max(0, -min(offsets)) + MARGIN
-    canvas = np.zeros((height + top_room + max(0, max(offsets)) + MARGIN, width + 2 * MARGIN), np.float32)
-    x = MARGIN
-    for p, dy, g in zip(pieces, offsets, [*gaps, 0]):
-        y = top_room + (height - p.shape[0]) + dy  # bottom-aligned on the baseline, then shifted
-        region = canvas[y: y + p.shape[0], x: x + p.shape[1]]
-        np.maximum(region, p, out=region)
-        x += p.shape[1] + g
-    img = Image.fromarray(np.round(255 * (1 - canvas)).astype(np.uint8), "L")
-    if upscale > 1:
-        img = img.resize((img.width * upscale, img.height * upscale), Image.Resampling.BICUBIC)
-    return img
-
-
-def _gap(spec, rng: np.random.Generator) -> int:
-    """A gap from a (low, high) range, or from weighted ranges ((low, high), p)."""
-    if isinstance(spec[0], tuple):
-        ranges, weights = zip(*spec)
-        spec = ranges[int(rng.choice(len(ranges), p=np.asarray(weights) / sum(weights)))]
-    return int(rng.integers(spec[0], spec[1] + 1))
-
 
 def edit_distance(a: str, b: str) -> int:
     row = list(range(len(b) + 1))
@@ -122,12 +86,15 @@ def main() -> None:
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated subset")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="MNIST split the digits come from (tune on train, report on test)")
+    parser.add_argument("--without-verifier", action="store_true", help="read without the piece verifier")
     parser.add_argument("--show-errors", type=int, default=0, help="save up to this many misreads to /tmp")
     args = parser.parse_args()
 
     data = load_mnist(args.data)
     x_digits, y_digits = (data.x_test, data.y_test) if args.split == "test" else (data.x_train, data.y_train)
     classifier = load_model(args.model)
+    if args.without_verifier:
+        classifier = replace(classifier, piece_verifier=None)
     results: dict[str, dict] = {}
     four = [0, 0, 0.0]  # right, numbers, seconds reading them
     saved = 0
@@ -140,7 +107,7 @@ def main() -> None:
         for _ in range(args.n):
             idx = rng.choice(len(x_digits), size=length, replace=False)
             truth = "".join(str(int(d)) for d in y_digits[idx])
-            img = compose(list(x_digits[idx]), rng, gap, scale, shift, upscale)
+            img, _ = compose_number(list(x_digits[idx]), rng, gap, scale, shift, upscale)
             t = time.perf_counter()
             reading = read_number(classifier, img)
             elapsed += time.perf_counter() - t
@@ -170,6 +137,7 @@ def main() -> None:
             four[2] += elapsed
     print(json.dumps({
         "model": classifier.origin,
+        "piece_verifier": classifier.piece_verifier is not None,
         "seed": args.seed,
         "split": args.split,
         "four_digit_number_accuracy": round(four[0] / four[1], 4) if four[1] else None,

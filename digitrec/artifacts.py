@@ -10,6 +10,8 @@ MODEL_FILE = "model.skops"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
+#: Optional: the piece verifier that helps read whole numbers (see digitrec.piece_verifier).
+PIECE_VERIFIER_FILE = "piece_verifier.skops"
 #: Files a consumer needs to load and describe the model (plots are optional extras).
 REQUIRED_FILES = (MODEL_FILE, CONFIG_FILE, METRICS_FILE)
 #: The model committed to the repository, served when nothing else is configured.

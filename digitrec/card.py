@@ -9,6 +9,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from skops.card import Card
 
 from digitrec import plots
+from digitrec.artifacts import PIECE_VERIFIER_FILE
 
 #: Where the model and the demo live on the Hub (override with ``--push``/``--repo``).
 DEFAULT_REPO_ID = "digitrec/digitrec-mnist"
@@ -128,6 +129,25 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
         "Evaluation/Misclassified digits": plots.ERRORS_PNG,
         "Evaluation/Candidate comparison": plots.COMPARISON_PNG,
     })
+    verifier = metrics.get("piece_verifier")
+    if verifier:
+        held_out = verifier.get("held_out") or {}
+        body.add(**{"Reading whole numbers": (
+            "The Space also reads numbers of several digits, cutting touching digits apart and "
+            "keeping the reading the model and the cut shapes agree on best (`digitrec.segment`). "
+            f"`{PIECE_VERIFIER_FILE}` is the piece verifier that helps it: a gradient-boosted tree model "
+            "(`HistGradientBoostingClassifier`) giving the probability that a candidate piece is exactly "
+            "one whole digit, not a fragment or two digits merged, from its shape and this model's "
+            f"probabilities (`{'`, `'.join(verifier['features'])}`). It was trained by "
+            f"`digitrec.piece_verifier` on {verifier['n_candidates']:,} candidate pieces of "
+            f"{verifier['n_numbers']:,} numbers composed from MNIST training digits (seed {verifier['seed']}), "
+            "each labelled by the digits its ink came from"
+            + (f"; on the candidates of the {held_out['share']:.0%} of numbers held out, its ROC AUC is "
+               f"{held_out['roc_auc']:.4f} and its log loss {held_out['log_loss']:.4f}" if held_out else "")
+            + ". Load it like the model, trusting the types `config.json` lists under "
+            "`piece_verifier.trusted_types`. Reproduce with "
+            "`python -m training.train_verifier --model DIR --data ../shared/data/mnist.npz`."
+        )})
     body.add(**{
         "How to use/From Python": (
             "```python\nimport digitrec\n\n"
@@ -154,6 +174,14 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
     path = Path(directory) / "README.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def repo_id_of_card(path: Path) -> str | None:
+    """The repo id a card written by :func:`write_card` names in its title, if there is one."""
+    if not Path(path).is_file():
+        return None
+    title = next((line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.startswith("# ")), None)
+    return title[2:].strip() if title else None
 
 
 def _maybe_round(value: float | None) -> float | str:

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from digitrec.artifacts import BUNDLED_DIR, CONFIG_FILE, METRICS_FILE, MODEL_FILE, read_json
+from digitrec.artifacts import BUNDLED_DIR, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, read_json
 from digitrec.errors import HubUnavailableError
 from digitrec.fast_svc import with_fast_svc
 from digitrec.normalize import NORMALIZATION_VERSION, ImageInput, to_mnist
@@ -23,6 +23,8 @@ class DigitClassifier:
     """A trained model with its config and metrics, and where it came from.
 
     ``origin`` is ``"bundled"``, ``"local:<dir>"`` or ``"<owner/name>@<commit sha>"``.
+    ``piece_verifier``, when the artifacts have one, helps read whole numbers
+    (:mod:`digitrec.piece_verifier`).
     """
 
     model: Any
@@ -31,6 +33,7 @@ class DigitClassifier:
     origin: str
     directory: Path
     notes: list[str] = field(default_factory=list)
+    piece_verifier: Any = None
 
     @property
     def classes(self) -> list[str]:
@@ -102,7 +105,8 @@ def load_model(source: str | Path | None = None) -> DigitClassifier:
 
 
 def load_directory(directory: Path, origin: str) -> DigitClassifier:
-    """Load ``model.skops`` from an artifacts directory, trusting the types its config declares.
+    """Load ``model.skops`` (and the piece verifier, if any) from an artifacts directory,
+    trusting the types its config declares.
 
     RBF SVCs in the model are served as matrix products (:mod:`digitrec.fast_svc`).
     """
@@ -113,5 +117,9 @@ def load_directory(directory: Path, origin: str) -> DigitClassifier:
     if version != NORMALIZATION_VERSION:
         log.warning("model expects normalization v%s, this code has v%s", version, NORMALIZATION_VERSION)
     model = with_fast_svc(load_model_file(directory / MODEL_FILE, declared=config["trusted_types"]), copy=False)
+    verifier = config.get("piece_verifier")
+    if verifier is not None:
+        verifier = load_model_file(directory / PIECE_VERIFIER_FILE, declared=verifier["trusted_types"])
     log.info("loaded model from %s", origin)
-    return DigitClassifier(model=model, config=config, metrics=metrics, origin=origin, directory=directory)
+    return DigitClassifier(model=model, config=config, metrics=metrics, origin=origin, directory=directory,
+                           piece_verifier=verifier)

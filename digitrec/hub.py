@@ -33,15 +33,16 @@ from huggingface_hub.errors import (
 )
 
 from digitrec import serialization
-from digitrec.artifacts import CARD_FILE, CONFIG_FILE, MODEL_FILE, REQUIRED_FILES, read_json
+from digitrec.artifacts import CARD_FILE, CONFIG_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, REQUIRED_FILES, read_json
 from digitrec.errors import DigitrecError, HubError, HubUnavailableError, UntrustedModelError
 
 log = logging.getLogger(__name__)
 
 #: The branch used when no revision is given.
 DEFAULT_REVISION = "main"
-#: Files downloaded from a model repo: the required ones, plus the card and plots if present.
-FETCH_PATTERNS = [*REQUIRED_FILES, CARD_FILE, "*.png"]
+#: Files downloaded from a model repo: the required ones, plus the piece verifier, the card
+#: and plots if present.
+FETCH_PATTERNS = [*REQUIRED_FILES, PIECE_VERIFIER_FILE, CARD_FILE, "*.png"]
 #: Files the Hub keeps in every repo; a push never deletes them.
 HUB_MANAGED_FILES = frozenset({".gitattributes"})
 
@@ -84,8 +85,9 @@ def verify_artifacts(directory: str | Path, source: str | None = None) -> list[s
     """Check that ``directory`` holds a model that is safe to load; return its trusted types.
 
     The required files must be present, and the types named in ``model.skops`` must be
-    exactly the ``trusted_types`` listed in ``config.json``, each on the allowlist. The
-    model file is only inspected, never deserialized. ``source`` names the directory in
+    exactly the ``trusted_types`` listed in ``config.json``, each on the allowlist; the
+    same for the piece verifier when ``config.json`` declares one (``piece_verifier``).
+    The files are only inspected, never deserialized. ``source`` names the directory in
     error messages (e.g. ``"owner/name@<sha>"``).
 
     Raises :class:`HubError` for missing files and :class:`UntrustedModelError` naming
@@ -97,17 +99,29 @@ def verify_artifacts(directory: str | Path, source: str | None = None) -> list[s
     if missing:
         raise HubError(f"{source} is not a digitrec artifacts directory: missing {', '.join(missing)}")
     try:
-        declared = read_json(directory / CONFIG_FILE).get("trusted_types")
+        config = read_json(directory / CONFIG_FILE)
+        verifier = config.get("piece_verifier")
     except (ValueError, AttributeError) as exc:
         raise UntrustedModelError(f"{source}: {CONFIG_FILE} is not a JSON object ({exc}); model not loaded") from exc
-    if not isinstance(declared, list) or not all(isinstance(name, str) for name in declared):
-        raise UntrustedModelError(f"{source}: {CONFIG_FILE} has no 'trusted_types' list of names; model not loaded")
+    found = _checked_types(directory, MODEL_FILE, config.get("trusted_types"), "trusted_types", source)
+    if verifier is not None:
+        if not (directory / PIECE_VERIFIER_FILE).is_file():
+            raise HubError(f"{source}: {CONFIG_FILE} declares a piece verifier but {PIECE_VERIFIER_FILE} is missing")
+        declared = verifier.get("trusted_types") if isinstance(verifier, dict) else None
+        _checked_types(directory, PIECE_VERIFIER_FILE, declared, "piece_verifier.trusted_types", source)
+    return found
 
-    found = serialization.untrusted_types(directory / MODEL_FILE)
+
+def _checked_types(directory: Path, file: str, declared: object, key: str, source: str) -> list[str]:
+    """The types ``file`` names outside skops' default trust, checked to be exactly the
+    ``declared`` ones (``key`` in ``config.json``), each on the allowlist."""
+    if not isinstance(declared, list) or not all(isinstance(name, str) for name in declared):
+        raise UntrustedModelError(f"{source}: {CONFIG_FILE} has no '{key}' list of names; model not loaded")
+    found = serialization.untrusted_types(directory / file)
     refused = sorted(name for name in found if not serialization.is_allowed(name))
     if refused:
         raise UntrustedModelError(
-            f"{source}: {MODEL_FILE} refused, it references types outside the allowlist: "
+            f"{source}: {file} refused, it references types outside the allowlist: "
             f"{', '.join(refused)}. It was not loaded."
         )
     undeclared = sorted(set(found) - set(declared))
@@ -117,9 +131,9 @@ def verify_artifacts(directory: str | Path, source: str | None = None) -> list[s
         if undeclared:
             details.append(f"not declared in {CONFIG_FILE}: {', '.join(undeclared)}")
         if unused:
-            details.append(f"declared but not in the model: {', '.join(unused)}")
+            details.append(f"declared but not in the file: {', '.join(unused)}")
         raise UntrustedModelError(
-            f"{source}: {MODEL_FILE} refused, its types do not match {CONFIG_FILE} trusted_types "
+            f"{source}: {file} refused, its types do not match {CONFIG_FILE} {key} "
             f"({'; '.join(details)}). It was not loaded."
         )
     return found

@@ -35,6 +35,12 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
    cut clips the bar of a 4 that crosses the 7 before it). Geometry
    carries most of the decision: the bundled model's probabilities are about 0.98 for
    nearly any input, fragments of digits included.
+6. **Piece verifier.** When the classifier comes with one (``piece_verifier``, trained by
+   :mod:`digitrec.piece_verifier` on numbers composed from MNIST training digits), each
+   candidate's doubt also gets ``-log`` of the verifier's probability that it is exactly one
+   whole digit, judged from the features :func:`piece_features` lists: its shape against
+   the line and the model's probabilities together, where a merged pair or a fragment
+   gives itself away even though its top probability is high.
 
 Boxes are reported in the coordinates of the input image (after EXIF orientation) as
 ``(left, top, right, bottom)`` with right and bottom exclusive, like :meth:`PIL.Image.crop`.
@@ -104,6 +110,12 @@ DIGIT_ASPECT = ((-0.11, 0.21), (-0.98, 0.48), (-0.08, 0.23), (-0.25, 0.22), (-0.
 ASPECT_WEIGHT, ASPECT_CAP = 0.5, 4.0
 #: Pieces of a cluster whose shape cost exceeds this are not classified (they never win).
 MAX_PIECE_COST = 4.0
+#: Weight of ``-log q`` (the piece verifier's doubt that a piece is one whole digit), and
+#: the least ``q`` counted (so one verdict never outweighs everything else).
+VERIFIER_WEIGHT, VERIFIER_FLOOR = 1.0, 1e-4
+#: What :func:`piece_features` returns for a candidate digit, in order.
+PIECE_FEATURES = ("digit_probability_sum", "top_probability", "second_probability", "width", "height",
+                  "log_aspect", "width_to_typical", "reach", "cut", "shape_cost")
 #: Cost of leaving a cluster unread: above any reading, so only a cluster nothing can read is left out.
 UNREADABLE_COST = 1e6
 #: Cut candidates tried per wide cluster, and how far (in line heights) a cut path may wander.
@@ -186,12 +198,21 @@ class _Segment:
 
     crop: np.ndarray
     box: Box
+    origin: tuple[int, int]  # (y, x) of ``crop``'s top-left pixel in the ink map
     image: np.ndarray | None = None  # normalized (28, 28), once computed
     probabilities: np.ndarray | None = None  # class probabilities, once classified
     doubt: float = 0.0  # -log top probability (plus aspect cost when cut), once classified
     #: When cut out of a larger piece of ink: how far (x0, x1 exclusive, ink-map pixels) the
     #: digit may reach, the strokes its cuts went through included (overlapping digits share them).
     reach: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class _Line:
+    """The measures of a line of digits: digit height and typical digit width, in ink-map pixels."""
+
+    height: float
+    typical: float
 
 
 @dataclass
@@ -251,26 +272,8 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
              size: tuple[int, int] | None = None) -> NumberReading:
     """Read the number in an ink map (2-D, 1 = ink); boxes are multiplied by ``scale`` (x, y)
     and clipped to ``size`` (width, height) when given."""
-    ink = scaled_ink(ink, _EMPTY_MESSAGE)
-    labels, clusters = _clusters(ink)
-    if not clusters:
-        raise InvalidImageError(_EMPTY_MESSAGE)
-    if len(clusters) > MAX_DIGITS:
-        raise InvalidImageError(
-            f"Too many separate marks ({len(clusters)}) to read as a number; send at most {MAX_DIGITS} digits."
-        )
-    height = _digit_height(clusters)
-    typical = _typical_width(clusters, height)
-    owner = _owner_map(labels)
-    regions = [_cluster_ink(c, ink, owner, labels) for c in clusters]
-    wholes = [_segment(*region) for region in regions]
-    parts = _part_readings(clusters, ink, owner, labels, height, typical)
-    _classify(classifier, [w for w in wholes if w is not None] + [s for r in parts for s in r.segments])
-    lattices = [_lattice(i, c, w, region, height, typical)
-                for i, (c, w, region) in enumerate(zip(clusters, wholes, regions))]
-    _classify(classifier, [s for lat in lattices for _, s in lat.pieces.values() if s.probabilities is None])
-    readings = [r for r in (lat.best() for lat in lattices) if r is not None] + parts
-    path = _best_path(readings, len(clusters))
+    readings, n_clusters, _, _ = _candidates(classifier, scaled_ink(ink, _EMPTY_MESSAGE))
+    path = _best_path(readings, n_clusters)
     classes = list(classifier.classes)
     digits, images = [], []
     for segment in (s for r in path for s in r.segments):
@@ -281,6 +284,58 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
     if not digits:
         raise InvalidImageError(_EMPTY_MESSAGE)
     return NumberReading("".join(d.label for d in digits), digits, images)
+
+
+def candidate_digits(classifier: Any, ink: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int], np.ndarray]]:
+    """Every candidate digit :func:`read_ink` weighs in an ink map (2-D, 1 = ink), classified.
+
+    For each: its ink (a crop of the ink map scaled to peak 1, other digits' ink removed),
+    the crop's origin (y, x) in the ink map, and its :func:`piece_features`. This is what
+    a piece verifier is trained on (:mod:`digitrec.piece_verifier`).
+    """
+    _, _, segments, line = _candidates(classifier, scaled_ink(ink, _EMPTY_MESSAGE))
+    return [(s.crop, s.origin, piece_features(s, line)) for s in segments]
+
+
+def piece_features(segment: _Segment, line: _Line) -> np.ndarray:
+    """The classified candidate digit's :data:`PIECE_FEATURES`: its digit probabilities' sum
+    (below 1 by the not-a-digit probability) and two largest values; its width and height
+    in line heights, log width/height, width in typical digit widths, how far it may reach
+    (:func:`_reach`) in line heights, whether it was cut out of a larger piece, and
+    :func:`_shape_cost`."""
+    x0, y0, x1, y1 = segment.box
+    width, height = x1 - x0, y1 - y0
+    first, second = np.sort(segment.probabilities)[::-1][:2]
+    reach = segment.reach if segment.reach is not None else (x0, x1)
+    return np.array([segment.probabilities.sum(), first, second, width / line.height, height / line.height,
+                     math.log(width / height), width / line.typical, (reach[1] - reach[0]) / line.height,
+                     float(segment.reach is not None), _shape_cost(width, height, line.height, line.typical)])
+
+
+def _candidates(classifier: Any, ink: np.ndarray) -> tuple[list[_Reading], int, list[_Segment], _Line]:
+    """The readings of a scaled ink map's clusters to choose from, how many clusters there
+    are, every classified candidate digit, and the line's measures."""
+    labels, clusters = _clusters(ink)
+    if not clusters:
+        raise InvalidImageError(_EMPTY_MESSAGE)
+    if len(clusters) > MAX_DIGITS:
+        raise InvalidImageError(
+            f"Too many separate marks ({len(clusters)}) to read as a number; send at most {MAX_DIGITS} digits."
+        )
+    height = _digit_height(clusters)
+    line = _Line(height, _typical_width(clusters, height))
+    owner = _owner_map(labels)
+    regions = [_cluster_ink(c, ink, owner, labels) for c in clusters]
+    wholes = [_segment(*region) for region in regions]
+    parts = _part_readings(clusters, ink, owner, labels, height, line.typical)
+    first = [w for w in wholes if w is not None] + [s for r in parts for s in r.segments]
+    _classify(classifier, first, line)
+    lattices = [_lattice(i, c, w, region, height, line.typical)
+                for i, (c, w, region) in enumerate(zip(clusters, wholes, regions))]
+    pieces = [s for lat in lattices for _, s in lat.pieces.values() if s.probabilities is None]
+    _classify(classifier, pieces, line)
+    readings = [r for r in (lat.best() for lat in lattices) if r is not None] + parts
+    return readings, len(clusters), [s for s in first + pieces if s.probabilities is not None], line
 
 
 # -- components ---------------------------------------------------------------------------------
@@ -413,7 +468,7 @@ def _segment(ink: np.ndarray, own: np.ndarray, core: np.ndarray, origin: tuple[i
     rows, cols = np.nonzero(core)
     y0, x0 = origin
     box = (x0 + int(cols.min()), y0 + int(rows.min()), x0 + int(cols.max()) + 1, y0 + int(rows.max()) + 1)
-    return _Segment(np.where(own, ink, 0.0).astype(np.float32), box)
+    return _Segment(np.where(own, ink, 0.0).astype(np.float32), box, origin)
 
 
 def _cluster_ink(cluster: _Cluster, ink: np.ndarray, owner: np.ndarray,
@@ -627,8 +682,9 @@ def _part_readings(clusters: list[_Cluster], ink: np.ndarray, owner: np.ndarray,
     return readings
 
 
-def _classify(classifier: Any, segments: list[_Segment]) -> None:
-    """Normalize and classify all candidate digits in one model call, and set their doubt."""
+def _classify(classifier: Any, segments: list[_Segment], line: _Line) -> None:
+    """Normalize and classify all candidate digits in one model call, and set their doubt
+    (with the classifier's ``piece_verifier``'s, if it has one)."""
     usable = []
     for segment in segments:
         try:
@@ -646,6 +702,11 @@ def _classify(classifier: Any, segments: list[_Segment]) -> None:
         segment.doubt = -math.log(max(float(p[best]), 1e-9))
         if segment.reach is not None:
             segment.doubt += _aspect_cost(digits[best], segment.box, segment.reach)
+    verifier = getattr(classifier, "piece_verifier", None)
+    if verifier is not None:
+        whole = verifier.predict_proba(np.stack([piece_features(s, line) for s in usable]))[:, 1]
+        for segment, q in zip(usable, whole):
+            segment.doubt -= VERIFIER_WEIGHT * math.log(max(float(q), VERIFIER_FLOOR))
 
 
 def _aspect_cost(digit: int, box: Box, reach: tuple[float, float]) -> float:

@@ -19,6 +19,9 @@ measured on them and trained with them:
   (0, 0, 0, 0), opaque black ink), at a chosen or random size, position and brush width.
 * :func:`phone_photo` makes a simulated phone photo (paper, lighting, shadow, perspective,
   blur, noise, JPEG) of dark ink; :func:`white_on_black` the inverted PNG version.
+* :func:`compose_number` writes a number from single digit images side by side, with
+  chosen gaps (touching and overlapping included), sizes and baselines, and says which
+  digit each pixel of ink belongs to.
 
 Every generator takes a :class:`numpy.random.Generator` or an integer seed and is
 deterministic for it.
@@ -799,9 +802,68 @@ def white_on_black(image: Image.Image | np.ndarray) -> Image.Image:
     return png
 
 
+#: Blank margin (px) around a composed number.
+NUMBER_MARGIN = 8
+
+
+def compose_number(digits: Sequence[np.ndarray], rng: RngLike, gap: tuple | int = (4, 10),
+                   scale: tuple[float, float] = (1.0, 1.0), shift: float = 0.0,
+                   upscale: int = 1) -> tuple[Image.Image, np.ndarray]:
+    """A number written with ``digits`` (uint8 MNIST-style arrays, 255 = ink) left to right.
+
+    Each digit is cropped to its ink, scaled by a factor drawn from ``scale``, shifted
+    up or down from the common baseline by up to ``shift`` of its height, and placed
+    ``gap`` pixels after the previous one's ink (negative: they overlap). ``gap`` is a
+    (low, high) range, or weighted ranges ``(((low, high), p), ...)``. The image is dark
+    ink on white (mode ``"L"``), enlarged ``upscale`` times. Also returns, for each pixel
+    of the image, which digit's ink it is (1 for the first digit; 0 for paper).
+    """
+    rng = as_rng(rng)
+    pieces = []
+    for d in digits:
+        rows, cols = np.nonzero(d > 0)
+        crop = d[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+        k = rng.uniform(*scale)
+        if k != 1.0:
+            size = (max(1, round(crop.shape[1] * k)), max(1, round(crop.shape[0] * k)))
+            crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR))
+        pieces.append(crop.astype(np.float32) / 255.0)
+    height = max(p.shape[0] for p in pieces)
+    offsets = [int(round(rng.uniform(-shift, shift) * p.shape[0])) for p in pieces]
+    gaps = [_number_gap(gap, rng) for _ in pieces[1:]]
+    top_room = max(0, -min(offsets)) + NUMBER_MARGIN
+    shape = (height + top_room + max(0, max(offsets)) + NUMBER_MARGIN,
+             sum(p.shape[1] for p in pieces) + sum(gaps) + 2 * NUMBER_MARGIN)
+    canvas = np.zeros(shape, np.float32)
+    owner = np.zeros(shape, np.uint8)
+    x = NUMBER_MARGIN
+    for index, (p, dy, g) in enumerate(zip(pieces, offsets, [*gaps, 0]), start=1):
+        y = top_room + (height - p.shape[0]) + dy  # bottom-aligned on the baseline, then shifted
+        region = (slice(y, y + p.shape[0]), slice(x, x + p.shape[1]))
+        owner[region][p > canvas[region]] = index  # where strokes cross, the stronger ink's digit
+        np.maximum(canvas[region], p, out=canvas[region])
+        x += p.shape[1] + g
+    owner[canvas < 0.05] = 0
+    img = Image.fromarray(np.round(255 * (1 - canvas)).astype(np.uint8), "L")
+    if upscale > 1:
+        img = img.resize((img.width * upscale, img.height * upscale), Image.Resampling.BICUBIC)
+        owner = np.kron(owner, np.ones((upscale, upscale), np.uint8))
+    return img, owner
+
+
+def _number_gap(spec: tuple | int, rng: np.random.Generator) -> int:
+    """A gap from an int, a (low, high) range, or weighted ranges ((low, high), p)."""
+    if isinstance(spec, (int, np.integer)):
+        return int(spec)
+    if isinstance(spec[0], tuple):
+        ranges, weights = zip(*spec)
+        spec = ranges[int(rng.choice(len(ranges), p=np.asarray(weights) / sum(weights)))]
+    return int(rng.integers(spec[0], spec[1] + 1))
+
+
 __all__ = [
     "FontInfo", "FontCatalog", "find_fonts", "sample_font", "render_font_digit",
     "STROKE_STYLES", "TARGETED_VARIANTS", "stroke_variant", "jitter_strokes", "render_stroke_variant",
     "mnist_strokes", "SketchStyle", "SKETCH_CONDITIONS", "sketch_canvas", "rasterize",
-    "ink_of", "phone_photo", "white_on_black", "as_rng",
+    "ink_of", "phone_photo", "white_on_black", "compose_number", "as_rng",
 ]

@@ -27,10 +27,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import digitrec
-from digitrec.artifacts import CARD_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, read_json, write_json
+from digitrec.artifacts import CARD_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, read_json, write_json
 from digitrec.errors import HubError, HubUnavailableError, UntrustedModelError
 from digitrec.features import Deskew
 from digitrec.hub import fetch_model, push_artifacts
+from digitrec.piece_verifier import make_verifier
+from digitrec.segment import PIECE_FEATURES
 from digitrec.serialization import save_model
 
 try:  # tests/ is a plain directory (pytest puts it on sys.path) or a package
@@ -293,6 +295,44 @@ def test_model_whose_types_differ_from_config_is_refused(hub, artifacts_v1, tmp_
 
     assert all(name in str(refused.value) for name in needed)
     assert "sklearn.svm.SVC" in str(refused.value)
+
+
+def with_verifier(artifacts: Path, directory: Path, verifier) -> Path:
+    """A copy of ``artifacts`` with ``verifier`` saved as its piece verifier, its types declared."""
+    shutil.copytree(artifacts, directory)
+    sio.dump(verifier, directory / PIECE_VERIFIER_FILE)
+    config = read_json(directory / CONFIG_FILE)
+    config["piece_verifier"] = {"trusted_types": sorted(sio.get_untrusted_types(file=directory / PIECE_VERIFIER_FILE))}
+    write_json(directory / CONFIG_FILE, config)
+    return directory
+
+
+def test_piece_verifier_travels_with_the_model(hub, artifacts_v1, tmp_path):
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, len(PIECE_FEATURES)))
+    verifier = make_verifier().fit(features, features[:, 0] > 0)
+    directory = with_verifier(artifacts_v1, tmp_path / "run", verifier)
+
+    sha = push_artifacts(directory, REPO, token=TOKEN).commit_sha
+    fetched = fetch_model(REPO, sha)
+    classifier = digitrec.load_model(f"{REPO}@{sha}")
+
+    assert (fetched.directory / PIECE_VERIFIER_FILE).read_bytes() == (directory / PIECE_VERIFIER_FILE).read_bytes()
+    assert (classifier.piece_verifier.predict_proba(features) == verifier.predict_proba(features)).all()
+
+
+def test_dangerous_piece_verifier_is_refused_and_never_loaded(hub, artifacts_v1, tmp_path, monkeypatch):
+    evil = with_verifier(artifacts_v1, tmp_path / "evil", make_pipeline(FunctionTransformer(os.system)))
+    HfApi(token=TOKEN).create_repo(REPO)
+    HfApi(token=TOKEN).upload_folder(folder_path=evil, repo_id=REPO)
+    loads: list = []
+    monkeypatch.setattr(sio, "load", lambda *args, **kwargs: loads.append(args))
+
+    with pytest.raises(UntrustedModelError, match=f"{PIECE_VERIFIER_FILE} refused.*system"):
+        fetch_model(REPO)
+    with pytest.raises(UntrustedModelError, match="system"):
+        digitrec.load_model(REPO)
+    assert loads == [], "skops must never deserialize the refused file"
 
 
 def test_push_with_a_bad_token_fails_clearly_and_leaves_the_repo_unchanged(hub, artifacts_v1, artifacts_v2):

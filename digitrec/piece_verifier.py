@@ -1,0 +1,176 @@
+"""Learn how likely a candidate piece of a written number is exactly one whole digit.
+
+Numbers are read by segmentation by recognition (:mod:`digitrec.segment`): touching
+digits are cut at candidate places and the cheapest reading wins. The digit classifier
+alone hardly tells a right cut from a wrong one, since it gives about 0.98 to a fragment
+of a digit or to two merged digits as readily as to a whole digit. A piece verifier
+can: a small gradient-boosted tree model over :data:`~digitrec.segment.PIECE_FEATURES`
+(the piece's shape against the line, and the classifier's probabilities, together).
+
+It is trained on every candidate the reader weighs in numbers composed from MNIST
+*training* digits (:func:`~digitrec.synthetic.compose_number`, in the mixes of
+:data:`TRAINING_NUMBERS`), each candidate labelled by the ink it holds: a whole digit
+when at least ``PURE`` of its ink is one digit's and it holds at least ``COMPLETE`` of
+that digit's ink; not one when under ``MIXED`` is one digit's or it holds under
+``PARTIAL``; in between, left out. Its probabilities are features, so a verifier belongs
+to one classifier: it is saved beside it in the artifacts directory
+(:data:`~digitrec.artifacts.PIECE_VERIFIER_FILE`) by :func:`add_piece_verifier`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import log_loss, roc_auc_score
+
+from digitrec.artifacts import (CARD_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, read_json,
+                                write_json)
+from digitrec.card import DEFAULT_REPO_ID, repo_id_of_card, write_card
+from digitrec.errors import InvalidImageError
+from digitrec.normalize import ink_map
+from digitrec.segment import PIECE_FEATURES, candidate_digits
+from digitrec.serialization import load_model_file, save_model
+from digitrec.synthetic import compose_number
+
+#: Numbers the verifier learns from: (share, digits, gap px or weighted gap ranges, scale range,
+#: baseline shift as a fraction of height). Gaps from spaced to overlapping, as people write.
+TRAINING_NUMBERS = (
+    (0.125, 4, (4, 10), (1.0, 1.0), 0.0),
+    (0.125, 4, (1, 3), (1.0, 1.0), 0.0),
+    (0.125, 4, (-1, 0), (1.0, 1.0), 0.0),
+    (0.125, 4, (-4, -2), (1.0, 1.0), 0.0),
+    (0.125, 4, (-2, 8), (0.75, 1.25), 0.15),
+    (0.125, 4, (((1, 10), 0.7), ((-1, 0), 0.2), ((-3, -2), 0.1)), (0.9, 1.1), 0.05),
+    (0.125, 3, (-2, 8), (0.75, 1.25), 0.15),
+    (0.125, 5, (-2, 8), (0.75, 1.25), 0.15),
+)
+#: Labelling thresholds (shares of ink; see the module docstring).
+PURE, COMPLETE, MIXED, PARTIAL = 0.9, 0.85, 0.75, 0.6
+#: Ink-map intensity above which a pixel counts as ink when labelling.
+INK = 0.3
+#: Share of the composed numbers held out to report the verifier's quality.
+HELD_OUT = 0.2
+
+
+def make_verifier(seed: int = 0) -> HistGradientBoostingClassifier:
+    """The untrained verifier: 100 trees of at most 15 leaves (about 0.6 MB, 1 ms per call)."""
+    return HistGradientBoostingClassifier(max_iter=100, max_leaf_nodes=15, learning_rate=0.1,
+                                          early_stopping=False, random_state=seed)
+
+
+def whole_digit_labels(candidates: Sequence[tuple[np.ndarray, tuple[int, int], np.ndarray]],
+                       owner: np.ndarray) -> list[int | None]:
+    """1 for candidates (as from :func:`~digitrec.segment.candidate_digits`) that are one whole
+    digit, 0 for those that are not, None when unclear; ``owner`` says which digit (1, 2, ...,
+    0 for paper) each pixel of the ink map belongs to."""
+    totals = np.bincount(owner.ravel(), minlength=int(owner.max()) + 1)
+    labels: list[int | None] = []
+    for crop, (y, x), _ in candidates:
+        rows, cols = np.nonzero(crop > INK)
+        digits = owner[y + rows, x + cols]
+        counts = np.bincount(digits[digits > 0], minlength=len(totals))
+        if counts.sum() == 0:
+            labels.append(None)
+            continue
+        main = int(counts.argmax())
+        purity, coverage = counts[main] / counts.sum(), counts[main] / totals[main]
+        labels.append(1 if purity >= PURE and coverage >= COMPLETE
+                      else 0 if purity < MIXED or coverage < PARTIAL else None)
+    return labels
+
+
+def labelled_candidates(classifier: Any, image: Image.Image, owner: np.ndarray) -> list[tuple[np.ndarray, int | None]]:
+    """The features and label (:func:`whole_digit_labels`) of every candidate digit the
+    reader weighs in a composed number (``image`` and ``owner`` from
+    :func:`~digitrec.synthetic.compose_number`)."""
+    ink = ink_map(image)
+    owner = np.asarray(Image.fromarray(owner).resize(ink.shape[::-1], Image.Resampling.NEAREST))
+    owner = np.where(ink / max(float(ink.max()), 1e-6) > INK, owner, 0)
+    candidates = candidate_digits(classifier, ink)
+    return [(x, y) for (_, _, x), y in zip(candidates, whole_digit_labels(candidates, owner))]
+
+
+def training_set(classifier: Any, digits: np.ndarray, n_numbers: int,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and number index of every clearly labelled candidate digit in
+    ``n_numbers`` numbers composed from ``digits`` ((n, 28, 28) uint8, 255 = ink)."""
+    rng = np.random.default_rng(seed)
+    shares = np.array([mix[0] for mix in TRAINING_NUMBERS])
+    features, labels, numbers = [], [], []
+    for number in range(n_numbers):
+        _, length, gap, scale, shift = TRAINING_NUMBERS[rng.choice(len(TRAINING_NUMBERS), p=shares / shares.sum())]
+        picked = digits[rng.choice(len(digits), size=length, replace=False)]
+        try:
+            candidates = labelled_candidates(classifier, *compose_number(list(picked), rng, gap, scale, shift))
+        except InvalidImageError:
+            continue
+        for x, y in candidates:
+            if y is not None:
+                features.append(x)
+                labels.append(y)
+                numbers.append(number)
+    return (np.array(features).reshape(-1, len(PIECE_FEATURES)), np.array(labels, dtype=np.int64),
+            np.array(numbers, dtype=np.int64))
+
+
+def train_piece_verifier(classifier: Any, digits: np.ndarray, n_numbers: int = 2000,
+                         seed: int = 0) -> tuple[HistGradientBoostingClassifier, dict[str, Any]]:
+    """A verifier for ``classifier`` trained on numbers composed from ``digits``, and a report.
+
+    The last ``HELD_OUT`` of the numbers are kept out of training and measure it (ROC AUC
+    and log loss of "is one whole digit" over their candidates).
+    """
+    start = time.monotonic()
+    reader = _without_verifier(classifier)
+    X, y, numbers = training_set(reader, digits, n_numbers, seed)
+    held_out = numbers >= round(n_numbers * (1 - HELD_OUT))
+    if len(np.unique(y[~held_out])) < 2:
+        raise ValueError(f"{n_numbers} numbers gave too few labelled candidates to train a piece verifier")
+    verifier = make_verifier(seed).fit(X[~held_out], y[~held_out])
+    report: dict[str, Any] = {
+        "n_numbers": n_numbers, "seed": seed, "n_candidates": int(len(y)), "whole_share": round(float(y.mean()), 4),
+        "features": list(PIECE_FEATURES), "training_seconds": round(time.monotonic() - start, 1),
+    }
+    if len(np.unique(y[held_out])) == 2:
+        p = verifier.predict_proba(X[held_out])[:, 1]
+        report["held_out"] = {"share": HELD_OUT, "n_candidates": int(held_out.sum()), "roc_auc": round(float(roc_auc_score(y[held_out], p)), 4),
+                              "log_loss": round(float(log_loss(y[held_out], p)), 4)}
+    return verifier, report
+
+
+def add_piece_verifier(directory: str | Path, digits: np.ndarray, n_numbers: int = 2000, seed: int = 0,
+                       repo_id: str | None = None) -> dict[str, Any]:
+    """Train a verifier for the model in an artifacts directory and save it there.
+
+    Writes :data:`~digitrec.artifacts.PIECE_VERIFIER_FILE`, records it in ``config.json``
+    (its trusted types) and ``metrics.json`` (the report), and rewrites the card (for
+    ``repo_id``, by default the one the card already names). Returns the report.
+    """
+    from digitrec.classifier import load_directory  # the classifier imports this module's reader
+
+    directory = Path(directory)
+    classifier = load_directory(directory, origin=f"local:{directory}")
+    verifier, report = train_piece_verifier(classifier, digits, n_numbers, seed)
+    trusted = save_model(verifier, directory / PIECE_VERIFIER_FILE)
+    config = read_json(directory / CONFIG_FILE)
+    config["piece_verifier"] = {"trusted_types": trusted}
+    metrics = read_json(directory / METRICS_FILE)
+    metrics["piece_verifier"] = report
+    write_json(directory / CONFIG_FILE, config)
+    write_json(directory / METRICS_FILE, metrics)
+    model = load_model_file(directory / MODEL_FILE, declared=config["trusted_types"])
+    write_card(directory, model, config, metrics, repo_id or repo_id_of_card(directory / CARD_FILE) or DEFAULT_REPO_ID)
+    return report
+
+
+def _without_verifier(classifier: Any) -> Any:
+    """``classifier`` reading numbers as if it had no piece verifier (the candidates to learn from)."""
+    if getattr(classifier, "piece_verifier", None) is None:
+        return classifier
+    return replace(classifier, piece_verifier=None)

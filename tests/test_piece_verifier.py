@@ -1,0 +1,113 @@
+"""The piece verifier: composed numbers, labels, training, saving beside a model, loading.
+
+Numbers are composed from scikit-learn's bundled digits (upscaled to MNIST's format), so
+these tests run on a fresh clone.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from digitrec.artifacts import BUNDLED_DIR, CARD_FILE, CONFIG_FILE, METRICS_FILE, PIECE_VERIFIER_FILE, read_json, write_json
+from digitrec.classifier import load_directory
+from digitrec.data import load_sklearn_digits
+from digitrec.piece_verifier import add_piece_verifier, labelled_candidates, train_piece_verifier, whole_digit_labels
+from digitrec.segment import PIECE_FEATURES, read_number
+from digitrec.synthetic import compose_number
+from test_segment import draw_number, template
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    """Digit images (n, 28, 28) uint8 with 255 = ink, and their labels."""
+    data = load_sklearn_digits()
+    return data.x_train, data.y_train
+
+
+def test_compose_number_says_which_digit_each_ink_pixel_belongs_to(digits):
+    images, _ = digits
+    image, owner = compose_number(list(images[:3]), np.random.default_rng(0), gap=(-3, -2))
+
+    assert owner.shape == (image.height, image.width)
+    ink = np.asarray(image) < 128
+    assert set(np.unique(owner[ink])) == {1, 2, 3}, "every ink pixel belongs to a digit"
+    assert not owner[np.asarray(image) == 255].any(), "paper belongs to no digit"
+    centres = [np.nonzero(owner == k)[1].mean() for k in (1, 2, 3)]
+    assert centres == sorted(centres), "digits are written left to right"
+
+    large, large_owner = compose_number(list(images[:3]), np.random.default_rng(0), gap=(-3, -2), upscale=4)
+    assert large.size == (4 * image.width, 4 * image.height)
+    assert (large_owner[::4, ::4] == owner).all()
+
+
+def test_pieces_are_labelled_by_the_ink_they_hold():
+    owner = np.zeros((10, 20), np.uint8)
+    owner[2:8, 2:8], owner[2:8, 10:16] = 1, 2
+
+    def piece(x0: int, x1: int) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:
+        crop = np.zeros((10, 20), np.float32)
+        crop[:, x0:x1] = (owner[:, x0:x1] > 0).astype(np.float32)
+        return crop, (0, 0), np.zeros(len(PIECE_FEATURES))
+
+    whole_first, whole_second, both, half, nothing = piece(0, 9), piece(9, 20), piece(0, 20), piece(0, 5), piece(17, 20)
+
+    assert whole_digit_labels([whole_first, whole_second, both, half, nothing], owner) == [1, 1, 0, 0, None]
+    # a piece holding 80% of a digit (between "part" and "whole") is left out of training
+    assert whole_digit_labels([piece(0, 7)], owner) == [None]
+
+
+def test_candidates_of_a_composed_number_include_each_whole_digit(classifier, digits):
+    images, labels = digits
+    picked = [int(np.flatnonzero(labels == d)[0]) for d in (2, 0, 7)]
+    candidates = labelled_candidates(classifier, *compose_number(list(images[picked]), np.random.default_rng(1),
+                                                                 gap=(6, 8), upscale=3))
+
+    assert all(features.shape == (len(PIECE_FEATURES),) for features, _ in candidates)
+    assert [label for _, label in candidates].count(1) == 3  # spaced digits: each one a whole candidate
+
+
+def test_trained_verifier_tells_whole_digits_from_pieces(classifier, digits):
+    verifier, report = train_piece_verifier(classifier, digits[0], n_numbers=60, seed=0)
+
+    assert report["n_numbers"] == 60 and report["features"] == list(PIECE_FEATURES)
+    assert 0 < report["whole_share"] < 1
+    assert report["held_out"]["roc_auc"] > 0.8, report
+    assert verifier.n_features_in_ == len(PIECE_FEATURES)
+
+
+def test_verifier_is_saved_beside_the_model_and_loaded_with_it(classifier, digits, tmp_path):
+    directory = tmp_path / "run"
+    shutil.copytree(BUNDLED_DIR, directory)
+    config = read_json(directory / CONFIG_FILE)
+    config.pop("piece_verifier", None)
+    write_json(directory / CONFIG_FILE, config)
+    (directory / PIECE_VERIFIER_FILE).unlink(missing_ok=True)
+    assert load_directory(directory, "test").piece_verifier is None
+
+    report = add_piece_verifier(directory, digits[0], n_numbers=40, seed=1, repo_id="someone/digits")
+
+    config = read_json(directory / CONFIG_FILE)
+    assert config["piece_verifier"]["trusted_types"] == [
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    assert read_json(directory / METRICS_FILE)["piece_verifier"] == report
+    card = (directory / CARD_FILE).read_text(encoding="utf-8")
+    assert "# someone/digits" in card and "# Reading whole numbers" in card and f"{report['n_numbers']:,} numbers" in card
+    loaded = load_directory(directory, "test")
+    features = np.stack([x for x, _ in labelled_candidates(loaded, *compose_number(list(digits[0][:4]), 3))])
+    assert loaded.piece_verifier.predict_proba(features).shape == (len(features), 2)
+
+
+def test_bundled_model_has_a_verifier(classifier):
+    assert classifier.piece_verifier is not None
+    report = classifier.metrics["piece_verifier"]
+    assert report["n_numbers"] >= 1000 and report["held_out"]["roc_auc"] > 0.95
+
+
+@pytest.mark.parametrize("number", ["575", "355", "822", "811"])
+def test_verifier_separates_overlapping_pen_drawn_digits(classifier, number):
+    """Read by the model alone, each of these loses a digit (two overlapping digits read as one)."""
+    image, _ = draw_number([template(int(d)) for d in number], gap=-4)
+    assert read_number(classifier, image).number == number

@@ -1,0 +1,46 @@
+"""Train the piece verifier that helps read whole numbers, for an artifacts directory's model.
+
+    python -m training.train_verifier --data ../shared/data/mnist.npz [--model DIR] [--numbers 2000]
+
+``python -m training.train`` already does this for the model it trains; run this to add
+or retrain the verifier of an existing model without retraining the model. The verifier
+is written next to the model (``piece_verifier.skops``), and ``config.json``,
+``metrics.json`` and the card are updated. Prints the training report as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from digitrec.artifacts import BUNDLED_DIR
+from digitrec.data import load_mnist
+from digitrec.errors import DigitrecError
+from digitrec.piece_verifier import add_piece_verifier
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.train_verifier", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True,
+                        help="digits to compose numbers from (their training split): as for training.train")
+    parser.add_argument("--model", type=Path, default=BUNDLED_DIR, help="artifacts directory (default: %(default)s)")
+    parser.add_argument("--numbers", type=int, default=2000, help="numbers composed for training (default: 2000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repo-id", default=None, help="repo id the card names (default: the card's own)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="OpenML download cache")
+    args = parser.parse_args(argv)
+    try:
+        dataset = load_mnist(args.data, cache_dir=args.cache_dir)
+        report = add_piece_verifier(args.model, dataset.x_train, args.numbers, args.seed, args.repo_id)
+    except DigitrecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
