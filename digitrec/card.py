@@ -122,13 +122,11 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
            "predict time per image (ms)": round(metrics["predict_ms_per_image"], 2)},
     )
     body.add_table(folded=False, **{"Evaluation/Per-class metrics": _per_class_table(metrics["per_class"])})
-    body.add_plot(**{
-        "Evaluation/Confusion matrix": plots.CONFUSION_PNG,
-        "Evaluation/ROC curves": plots.ROC_PNG,
-        "Evaluation/Precision-recall curves": plots.PR_PNG,
-        "Evaluation/Misclassified digits": plots.ERRORS_PNG,
-        "Evaluation/Candidate comparison": plots.COMPARISON_PNG,
-    })
+    for title, png in (("Confusion matrix", plots.CONFUSION_PNG), ("ROC curves", plots.ROC_PNG),
+                       ("Precision-recall curves", plots.PR_PNG), ("Misclassified digits", plots.ERRORS_PNG),
+                       ("Candidate comparison", plots.COMPARISON_PNG)):
+        # one call per plot: skops 0.16 gives every plot of a call the first one's alt text
+        body.add_plot(alt_text=title, **{f"Evaluation/{title}": png})
     verifier = metrics.get("piece_verifier")
     if verifier:
         held_out = verifier.get("held_out") or {}

@@ -11,6 +11,7 @@ from huggingface_hub import ModelCard
 from PIL import Image
 
 import digitrec
+from digitrec import plots
 from digitrec.data import load_sklearn_digits
 from digitrec.zoo import CANDIDATES
 
@@ -44,7 +45,7 @@ def test_every_family_compared(quick_run):
 
 def test_artifacts_complete(quick_run):
     out, _ = quick_run
-    for name in ["model.skops", "README.md", "config.json", "metrics.json", *PLOTS]:
+    for name in ["model.skops", "piece_verifier.skops", "README.md", "config.json", "metrics.json", *PLOTS]:
         assert (out / name).is_file(), name
     for name in PLOTS:
         assert Image.open(out / name).size[0] > 300
@@ -53,6 +54,7 @@ def test_artifacts_complete(quick_run):
     assert config["input"]["normalization_version"] == digitrec.NORMALIZATION_VERSION
     assert "scikit-learn" in config["library_versions"]
     assert all(t.split(".")[0] in ("sklearn", "numpy", "scipy", "digitrec") for t in config["trusted_types"])
+    assert digitrec.load_model(out).piece_verifier is not None
 
 
 def test_card_parses_with_model_index(quick_run):
@@ -64,10 +66,12 @@ def test_card_parses_with_model_index(quick_run):
     accuracy = next(r for r in data.eval_results if r.metric_type == "accuracy")
     assert accuracy.metric_value == round(metrics["test_accuracy"], 4)
     for section in ["Model description", "Intended uses & limitations", "Training data", "Training procedure",
-                    "Hyperparameters", "Evaluation", "How to use", "Citation"]:
+                    "Hyperparameters", "Evaluation", "Reading whole numbers", "How to use", "Citation"]:
         assert f"# {section}" in card.text, section
-    for name in PLOTS:
-        assert f"]({name})" in card.text
+    for title, name in [("Confusion matrix", plots.CONFUSION_PNG), ("ROC curves", plots.ROC_PNG),
+                        ("Precision-recall curves", plots.PR_PNG), ("Misclassified digits", plots.ERRORS_PNG),
+                        ("Candidate comparison", plots.COMPARISON_PNG)]:
+        assert f"![{title}]({name})" in card.text, "each plot's alt text names it"
 
 
 def test_loaded_model_classifies_and_evaluate_cli_agrees(quick_run):
