@@ -6,7 +6,11 @@ these tests run on a fresh clone.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +22,8 @@ from digitrec.piece_verifier import add_piece_verifier, labelled_candidates, tra
 from digitrec.segment import PIECE_FEATURES, read_number
 from digitrec.synthetic import compose_number
 from test_segment import draw_number, template
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +117,18 @@ def test_verifier_separates_overlapping_pen_drawn_digits(classifier, number):
     """Read by the model alone, each of these loses a digit (two overlapping digits read as one)."""
     image, _ = draw_number([template(int(d)) for d in number], gap=-4)
     assert read_number(classifier, image).number == number
+
+
+def test_train_verifier_cli(tmp_path):
+    directory = tmp_path / "run"
+    shutil.copytree(BUNDLED_DIR, directory)
+    run = [sys.executable, "-m", "training.train_verifier", "--data", "sklearn-digits", "--numbers", "30"]
+
+    done = subprocess.run([*run, "--model", str(directory)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == read_json(directory / METRICS_FILE)["piece_verifier"]
+    assert json.loads(done.stdout)["n_numbers"] == 30
+
+    wrong = subprocess.run([*run, "--model", str(tmp_path / "nothing")], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+    assert wrong.returncode == 2 and "not a digitrec artifacts directory" in wrong.stderr
