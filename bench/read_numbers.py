@@ -15,14 +15,18 @@ Conditions (4-digit numbers unless named ``len<k>``):
   larger, so the two differ only in resolution (the reader works at 256 px);
 * ``mixed``: everyday handwriting: gaps of 1-10 px (70%), touching (20%) or overlapping
   by 2-3 px (10%), digits scaled 0.9-1.1x and shifted up to 5%;
-* ``len2``..``len6``: the ``sizes_baselines`` mix with 2, 3, 5 and 6 digits.
+* ``len2``..``len6``: the ``sizes_baselines`` mix with 2, 3, 5 and 6 digits;
+* ``pen_spaced``, ``pen_touching``, ``pen_mixed``: numbers drawn as on the Space's
+  sketchpad: each digit redrawn with a round pen about 96 px tall
+  (:func:`digitrec.synthetic.pen_digit`), with gaps of 16-40 px, -4-0 px (strokes touch),
+  or the ``mixed`` mix scaled to that size. They have their own overall figure.
 
 Prints one JSON object: per condition the whole-number accuracy, the digit accuracy
 (1 - edit distance / digits), the share read with the right number of digits, the
 whole-number accuracy the classifier alone would reach on the same digits presented one
 by one (the ceiling for perfect segmentation), and the mean time per number; and the
-overall whole-number accuracy and mean time per number of the 4-digit conditions (target:
-at least 95%, well under 300 ms).
+overall whole-number accuracy and mean time per number of the 4-digit conditions not drawn
+with a pen (target: at least 95%, well under 300 ms), and of the pen-drawn ones.
 
 With ``--without-verifier`` the model's piece verifier (:mod:`digitrec.piece_verifier`) is
 left out, for a side-by-side comparison on the same numbers.
@@ -47,26 +51,40 @@ from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
 from digitrec.segment import read_number  # noqa: E402
-from digitrec.synthetic import compose_number  # noqa: E402
+from digitrec.synthetic import compose_number, pen_digit  # noqa: E402
 
 #: Gaps of the ``mixed`` condition: (range px, probability).
 MIXED_GAPS = (((1, 10), 0.7), ((-1, 0), 0.2), ((-3, -2), 0.1))
-#: name -> (digits, gap range px (or weighted ranges), scale range, baseline shift (fraction of height), upscale)
+#: The same for pen-drawn digits, about 4.8 times as tall.
+PEN_MIXED_GAPS = (((4, 48), 0.7), ((-4, 0), 0.2), ((-14, -10), 0.1))
+#: name -> (digits, gap range px (or weighted ranges), scale range, baseline shift (fraction of
+#: height), upscale, redrawn with a pen)
 CONDITIONS = {
-    "spaced": (4, (4, 10), (1.0, 1.0), 0.0, 1),
-    "close": (4, (1, 3), (1.0, 1.0), 0.0, 1),
-    "touching": (4, (-1, 0), (1.0, 1.0), 0.0, 1),
-    "overlap": (4, (-4, -2), (1.0, 1.0), 0.0, 1),
-    "sizes_baselines": (4, (-2, 8), (0.75, 1.25), 0.15, 1),
-    "large": (4, (-2, 8), (0.75, 1.25), 0.15, 4),
-    "mixed": (4, MIXED_GAPS, (0.9, 1.1), 0.05, 1),
-    "len2": (2, (-2, 8), (0.75, 1.25), 0.15, 1),
-    "len3": (3, (-2, 8), (0.75, 1.25), 0.15, 1),
-    "len5": (5, (-2, 8), (0.75, 1.25), 0.15, 1),
-    "len6": (6, (-2, 8), (0.75, 1.25), 0.15, 1),
+    "spaced": (4, (4, 10), (1.0, 1.0), 0.0, 1, False),
+    "close": (4, (1, 3), (1.0, 1.0), 0.0, 1, False),
+    "touching": (4, (-1, 0), (1.0, 1.0), 0.0, 1, False),
+    "overlap": (4, (-4, -2), (1.0, 1.0), 0.0, 1, False),
+    "sizes_baselines": (4, (-2, 8), (0.75, 1.25), 0.15, 1, False),
+    "large": (4, (-2, 8), (0.75, 1.25), 0.15, 4, False),
+    "mixed": (4, MIXED_GAPS, (0.9, 1.1), 0.05, 1, False),
+    "len2": (2, (-2, 8), (0.75, 1.25), 0.15, 1, False),
+    "len3": (3, (-2, 8), (0.75, 1.25), 0.15, 1, False),
+    "len5": (5, (-2, 8), (0.75, 1.25), 0.15, 1, False),
+    "len6": (6, (-2, 8), (0.75, 1.25), 0.15, 1, False),
+    "pen_spaced": (4, (16, 40), (1.0, 1.0), 0.0, 1, True),
+    "pen_touching": (4, (-4, 0), (1.0, 1.0), 0.0, 1, True),
+    "pen_mixed": (4, PEN_MIXED_GAPS, (0.9, 1.1), 0.05, 1, True),
 }
 #: Conditions drawing the same numbers as another one (a paired comparison, free of sampling noise).
 SAME_NUMBERS_AS = {"large": "sizes_baselines"}
+
+def _share(totals: list) -> float | None:
+    return round(totals[0] / totals[1], 4) if totals[1] else None
+
+
+def _ms(totals: list) -> float | None:
+    return round(1000 * totals[2] / totals[1], 1) if totals[1] else None
+
 
 def edit_distance(a: str, b: str) -> int:
     row = list(range(len(b) + 1))
@@ -96,23 +114,24 @@ def main() -> None:
     if args.without_verifier:
         classifier = replace(classifier, piece_verifier=None)
     results: dict[str, dict] = {}
-    four = [0, 0, 0.0]  # right, numbers, seconds reading them
+    four = {False: [0, 0, 0.0], True: [0, 0, 0.0]}  # pen-drawn or not: right, numbers, seconds reading them
     saved = 0
     start_all = time.perf_counter()
     for name in args.conditions.split(","):
-        length, gap, scale, shift, upscale = CONDITIONS[name]
+        length, gap, scale, shift, upscale, pen = CONDITIONS[name]
         rng = np.random.default_rng([args.seed, list(CONDITIONS).index(SAME_NUMBERS_AS.get(name, name))])
         right = edits = digits_total = count_right = ceiling_right = 0
         elapsed = 0.0
         for _ in range(args.n):
             idx = rng.choice(len(x_digits), size=length, replace=False)
             truth = "".join(str(int(d)) for d in y_digits[idx])
-            img, _ = compose_number(list(x_digits[idx]), rng, gap, scale, shift, upscale)
+            digits = [pen_digit(x, rng) for x in x_digits[idx]] if pen else list(x_digits[idx])
+            img, _ = compose_number(digits, rng, gap, scale, shift, upscale)
             t = time.perf_counter()
             reading = read_number(classifier, img)
             elapsed += time.perf_counter() - t
             alone = classifier.predict_proba_normalized(
-                np.stack([mnist_from_ink(x.astype(np.float32) / 255.0) for x in x_digits[idx]])
+                np.stack([mnist_from_ink(x.astype(np.float32) / 255.0) for x in digits])
             ).argmax(axis=1)
             ceiling_right += "".join(classifier.classes[i] for i in alone) == truth
             right += reading.number == truth
@@ -132,18 +151,22 @@ def main() -> None:
             "ms_per_number": round(1000 * elapsed / args.n, 1),
         }
         if length == 4:
-            four[0] += right
-            four[1] += args.n
-            four[2] += elapsed
+            totals = four[pen]
+            totals[0] += right
+            totals[1] += args.n
+            totals[2] += elapsed
     print(json.dumps({
         "model": classifier.origin,
         "piece_verifier": classifier.piece_verifier is not None,
         "seed": args.seed,
         "split": args.split,
-        "four_digit_number_accuracy": round(four[0] / four[1], 4) if four[1] else None,
-        "four_digit_ms_per_number": round(1000 * four[2] / four[1], 1) if four[1] else None,
-        "four_digit_conditions": [name for name, c in results.items() if c["digits"] == 4],
+        "four_digit_number_accuracy": _share(four[False]),
+        "four_digit_ms_per_number": _ms(four[False]),
+        "four_digit_conditions": [name for name in results if CONDITIONS[name][0] == 4 and not CONDITIONS[name][5]],
         "target_four_digit": 0.95,
+        "pen_four_digit_number_accuracy": _share(four[True]),
+        "pen_four_digit_ms_per_number": _ms(four[True]),
+        "pen_four_digit_conditions": [name for name in results if CONDITIONS[name][5]],
         "conditions": results,
         "seconds": round(time.perf_counter() - start_all, 1),
     }, indent=2))

@@ -21,7 +21,8 @@ measured on them and trained with them:
   blur, noise, JPEG) of dark ink; :func:`white_on_black` the inverted PNG version.
 * :func:`compose_number` writes a number from single digit images side by side, with
   chosen gaps (touching and overlapping included), sizes and baselines, and says which
-  digit each pixel of ink belongs to.
+  digit each pixel of ink belongs to; :func:`pen_digit` redraws a digit for it as if with
+  the sketchpad's round pen.
 
 Every generator takes a :class:`numpy.random.Generator` or an integer seed and is
 deterministic for it.
@@ -806,6 +807,28 @@ def white_on_black(image: Image.Image | np.ndarray) -> Image.Image:
 NUMBER_MARGIN = 8
 
 
+def pen_digit(image: np.ndarray, rng: RngLike, height: int = 96,
+              brush: tuple[float, float] = SKETCH_CONDITIONS["normal"].brush) -> np.ndarray:
+    """An MNIST-like digit redrawn with a round pen, about ``height`` pixels tall: uint8,
+    255 = ink, for :func:`compose_number` (numbers drawn on a sketchpad).
+
+    The digit's skeleton (:func:`mnist_strokes`) is jittered like :func:`sketch_canvas`'s
+    and drawn with a brush width drawn from ``brush`` (fractions of ``height``).
+    """
+    rng = as_rng(rng)
+    strokes = mnist_strokes(image)
+    if not strokes:
+        raise ValueError("nothing to draw: no strokes")
+    strokes = jitter_strokes(strokes, rng, amount=0.5)
+    side = height * 28 / 20  # MNIST digits are about 20 px tall in their 28 px frame
+    width = float(rng.uniform(*brush)) * height
+    points = np.concatenate(strokes)
+    low, extent = points.min(axis=0), np.ptp(points, axis=0)
+    size = tuple(int(np.ceil(e * side + 2 * width)) for e in extent)
+    alpha = rasterize([(s - low) * side + width for s in strokes], size, width)
+    return np.round(alpha * 255).astype(np.uint8)
+
+
 def compose_number(digits: Sequence[np.ndarray], rng: RngLike, gap: tuple | int = (4, 10),
                    scale: tuple[float, float] = (1.0, 1.0), shift: float = 0.0,
                    upscale: int = 1) -> tuple[Image.Image, np.ndarray]:
@@ -865,5 +888,5 @@ __all__ = [
     "FontInfo", "FontCatalog", "find_fonts", "sample_font", "render_font_digit",
     "STROKE_STYLES", "TARGETED_VARIANTS", "stroke_variant", "jitter_strokes", "render_stroke_variant",
     "mnist_strokes", "SketchStyle", "SKETCH_CONDITIONS", "sketch_canvas", "rasterize",
-    "ink_of", "phone_photo", "white_on_black", "compose_number", "as_rng",
+    "ink_of", "phone_photo", "white_on_black", "compose_number", "pen_digit", "as_rng",
 ]

@@ -65,7 +65,8 @@ def _a_digit() -> np.ndarray:
     lambda rng: syn.render_stroke_variant(9, rng, "curved_tail"),
     lambda rng: syn.phone_photo(syn.render_stroke_variant(4, rng, "open"), rng),
     lambda rng: syn.white_on_black(syn.sketch_canvas(_a_digit(), rng, "small")),
-], ids=["sketch_mnist", "sketch_strokes", "stroke_variant", "phone_photo", "white_on_black"])
+    lambda rng: Image.fromarray(syn.pen_digit(_a_digit(), rng)),
+], ids=["sketch_mnist", "sketch_strokes", "stroke_variant", "phone_photo", "white_on_black", "pen_digit"])
 def test_generators_are_deterministic_for_a_seed(make):
     assert _bytes(make(np.random.default_rng(7))) == _bytes(make(np.random.default_rng(7)))
     assert _bytes(make(7)) == _bytes(make(7))  # a seed works as well
@@ -133,6 +134,19 @@ def test_to_mnist_of_a_sketch_of_an_mnist_digit_is_close_to_the_digit(mnist_digi
             canvas = syn.sketch_canvas(x, i, condition)
             corrs.append(_corr(to_mnist(canvas), x / 255.0))
     assert np.median(corrs) > 0.8 and min(corrs) > 0.6, corrs
+
+
+def test_pen_digit_is_the_digit_redrawn_with_a_round_pen_at_the_asked_height():
+    digit = _a_digit()
+    pen = syn.pen_digit(digit, 0, height=96, brush=(0.1, 0.1))
+
+    assert pen.dtype == np.uint8 and pen.max() == 255 and pen[0].max() == pen[-1].max() == 0
+    rows = np.flatnonzero((pen > 127).any(axis=1))
+    assert 96 * 0.85 < rows[-1] - rows[0] + 1 < 96 * 1.3  # the digit's height plus the pen's width
+    middle = pen[:, pen.shape[1] // 2] > 127  # crosses the 3's three bars, each about 10 px thick
+    runs = np.diff(np.flatnonzero(np.diff(np.r_[0, middle.astype(int), 0])))[::2]
+    assert len(runs) == 3 and all(6 <= run <= 16 for run in runs), runs
+    assert _corr(mnist_from_ink(pen / 255.0), digit) > 0.8
 
 
 def test_mnist_strokes_are_smooth_polylines_in_the_unit_frame(mnist_digits):
