@@ -29,15 +29,14 @@ from PIL import Image
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import log_loss, roc_auc_score
 
-from digitrec.artifacts import (CARD_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, read_json,
-                                write_json)
+from digitrec.artifacts import CARD_FILE, CONFIG_FILE, METRICS_FILE, PIECE_VERIFIER_FILE, write_json
 from digitrec.card import DEFAULT_REPO_ID, repo_id_of_card, write_card
 from digitrec.classifier import load_directory
 from digitrec.errors import DatasetError, InvalidImageError
 from digitrec.hub import verify_artifacts
 from digitrec.normalize import ink_map
 from digitrec.segment import PIECE_FEATURES, candidate_digits
-from digitrec.serialization import load_model_file, save_model
+from digitrec.serialization import save_model
 from digitrec.synthetic import compose_number
 
 #: Numbers the verifier learns from: (share, digits, gap px or weighted gap ranges, scale range,
@@ -159,15 +158,14 @@ def add_piece_verifier(directory: str | Path, digits: np.ndarray, n_numbers: int
     verify_artifacts(directory)  # a clear error for a wrong directory, before minutes of work
     classifier = load_directory(directory, origin=f"local:{directory}")
     verifier, report = train_piece_verifier(classifier, digits, n_numbers, seed)
-    trusted = save_model(verifier, directory / PIECE_VERIFIER_FILE)
-    config = read_json(directory / CONFIG_FILE)
-    config["piece_verifier"] = {"trusted_types": trusted}
-    metrics = read_json(directory / METRICS_FILE)
+    config, metrics = dict(classifier.config), dict(classifier.metrics)
+    config["piece_verifier"] = {"trusted_types": save_model(verifier, directory / PIECE_VERIFIER_FILE)}
     metrics["piece_verifier"] = report
     write_json(directory / CONFIG_FILE, config)
     write_json(directory / METRICS_FILE, metrics)
-    model = load_model_file(directory / MODEL_FILE, declared=config["trusted_types"])
-    write_card(directory, model, config, metrics, repo_id or repo_id_of_card(directory / CARD_FILE) or DEFAULT_REPO_ID)
+    # the loaded model renders the same card as the saved one (serving swaps only fitted parts)
+    write_card(directory, classifier.model, config, metrics,
+               repo_id or repo_id_of_card(directory / CARD_FILE) or DEFAULT_REPO_ID)
     return report
 
 

@@ -672,11 +672,7 @@ def _part_readings(clusters: list[_Cluster], ink: np.ndarray, owner: np.ndarray,
         if (short.height > PART_HEIGHT * tall.height or gap > PART_GAP * line
                 or x1 - x0 > MAX_WIDTH * typical or y1 - y0 > 1.2 * tall.height):
             continue
-        merged = _Cluster(a.labels + b.labels, y0, x0, y1, x1)
-        rows, cols = _region(merged, ink)
-        own = np.isin(owner[rows, cols], merged.labels)
-        core = np.isin(labels[rows, cols], merged.labels)
-        segment = _segment(np.where(own, ink[rows, cols], 0.0), own, core, (rows.start, cols.start))
+        segment = _segment(*_cluster_ink(_Cluster(a.labels + b.labels, y0, x0, y1, x1), ink, owner, labels))
         cost = _shape_cost(x1 - x0, y1 - y0, line, typical) + 0.4 * gap / (PART_GAP * line)
         readings.append(_Reading(i, i + 2, [segment], cost))
     return readings
