@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from joblib import Parallel, delayed
+from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -81,10 +83,17 @@ class Deskew(_ImageRowsTransformer):
 
 
 class HOG(_ImageRowsTransformer):
-    """Histogram-of-oriented-gradients features of each image (``skimage.feature.hog``).
+    """Histogram-of-oriented-gradients features of each image, as ``skimage.feature.hog`` computes them.
 
     Rows of ``X`` are flattened images (shape as in :class:`Deskew`); images smaller than
-    one block are zero-padded. Output: one HOG descriptor per row.
+    one block are zero-padded. Output: one HOG descriptor per row, scikit-image's
+    (``block_norm="L2-Hys"``, ``feature_vector=True``) up to float32 rounding.
+
+    scikit-image describes one image at a time and normalizes its blocks in a Python loop,
+    which for a 28x28 digit costs about 0.4 ms, a sixth of the served model's time; here a
+    whole batch goes through the same arithmetic as array operations (about 0.1 ms for one
+    image, less per image in a batch). ``tests/test_features.py`` checks it against
+    scikit-image.
 
     Parameters
     ----------
@@ -98,6 +107,9 @@ class HOG(_ImageRowsTransformer):
         Processes for large inputs (joblib semantics); small batches always run inline.
     """
 
+    #: Images described per array operation: bounds the temporary memory (about 100 MB for 28x28).
+    CHUNK = 2048
+
     def __init__(self, orientations: int = 9, pixels_per_cell: int = 4, cells_per_block: int = 2,
                  n_jobs: int | None = None):
         self.orientations = orientations
@@ -106,23 +118,44 @@ class HOG(_ImageRowsTransformer):
         self.n_jobs = n_jobs
 
     def transform(self, X):
-        from joblib import Parallel, delayed
-
         X, images = self._images(X)
         h, w = images.shape[1:]
         least = self.pixels_per_cell * self.cells_per_block
         images = np.pad(images, ((0, 0), (0, max(0, least - h)), (0, max(0, least - w))))
-        if self.n_jobs in (None, 1) or len(images) < 2000:
-            return self._describe(images).astype(X.dtype, copy=False)
-        chunks = np.array_split(images, 16)
-        parts = Parallel(n_jobs=self.n_jobs)(delayed(self._describe)(chunk) for chunk in chunks)
+        chunks = [images[i:i + self.CHUNK] for i in range(0, len(images), self.CHUNK)]
+        if self.n_jobs in (None, 1) or len(chunks) == 1:
+            parts = [self._describe(chunk) for chunk in chunks]
+        else:
+            parts = Parallel(n_jobs=self.n_jobs)(delayed(self._describe)(chunk) for chunk in chunks)
         return np.concatenate(parts).astype(X.dtype, copy=False)
 
     def _describe(self, images: np.ndarray) -> np.ndarray:
-        from skimage.feature import hog
-
-        return np.stack([
-            hog(image, orientations=self.orientations, pixels_per_cell=(self.pixels_per_cell,) * 2,
-                cells_per_block=(self.cells_per_block,) * 2, block_norm="L2-Hys", feature_vector=True)
-            for image in images
-        ])
+        """HOG of (n, h, w) images, step by step as in ``skimage.feature.hog`` (same comparisons, same bins)."""
+        n, h, w = images.shape
+        cell, bins_n = self.pixels_per_cell, self.orientations
+        # Central differences, zero on the border rows/columns, in the image's float type...
+        g_row = np.zeros_like(images)
+        g_col = np.zeros_like(images)
+        g_row[:, 1:-1, :] = images[:, 2:, :] - images[:, :-2, :]
+        g_col[:, :, 1:-1] = images[:, :, 2:] - images[:, :, :-2]
+        # ...then float64, over whole cells only (the pixels past the last whole cell are left out).
+        rows, cols = h // cell, w // cell
+        g_row = g_row[:, : rows * cell, : cols * cell].astype(np.float64)
+        g_col = g_col[:, : rows * cell, : cols * cell].astype(np.float64)
+        magnitude = np.hypot(g_col, g_row)
+        orientation = np.rad2deg(np.arctan2(g_row, g_col)) % 180
+        # Bin i holds i*180/k <= angle < (i+1)*180/k; an angle that rounded up to 180 is in none (bin k, dropped).
+        edges = (180.0 / bins_n) * np.arange(1, bins_n + 1)
+        bins = (orientation[..., None] >= edges).sum(axis=-1)
+        cell_of_pixel = (np.arange(rows * cell) // cell)[:, None] * cols + np.arange(cols * cell) // cell
+        index = ((np.arange(n)[:, None, None] * (rows * cols) + cell_of_pixel) * (bins_n + 1) + bins).ravel()
+        histogram = np.bincount(index, weights=magnitude.ravel(), minlength=n * rows * cols * (bins_n + 1))
+        histogram = histogram.reshape(n, rows, cols, bins_n + 1)[..., :bins_n] / (cell * cell)
+        # Overlapping blocks of cells, each normalized with L2-Hys (L2, clip at 0.2, L2 again).
+        size = self.cells_per_block
+        blocks = np.moveaxis(sliding_window_view(histogram, (size, size), axis=(1, 2)), 3, -1)
+        squared_eps = 1e-5**2
+        blocks = blocks / np.sqrt((blocks**2).sum(axis=(3, 4, 5), keepdims=True) + squared_eps)
+        blocks = np.minimum(blocks, 0.2)
+        blocks = blocks / np.sqrt((blocks**2).sum(axis=(3, 4, 5), keepdims=True) + squared_eps)
+        return blocks.astype(images.dtype).reshape(n, -1)
