@@ -1,4 +1,4 @@
-"""The matrix-product SVC gives libsvm's decision values, and the served model uses it."""
+"""The matrix-product SVC gives libsvm's decision values and votes, and the served model uses it."""
 
 import numpy as np
 import pytest
@@ -8,13 +8,15 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
+from digitrec import fast_svc
 from digitrec.fast_svc import MatrixSVC, with_fast_svc
 
 
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)
-    return X[:1200] / 16.0, y[:1200], X[1200:] / 16.0
+    X = X / 15.0  # not k/16: sums of those are exact in float32 too, and would hide its rounding
+    return X[:1200], y[:1200], X[1200:]
 
 
 @pytest.mark.parametrize("shape", ["ovr", "ovo"])
@@ -23,8 +25,18 @@ def test_decision_values_match_libsvm(digits, shape):
     svc = SVC(C=5.0, decision_function_shape=shape).fit(X, y)
     fast = MatrixSVC.from_fitted(svc)
     expected = svc.decision_function(X_new)
-    np.testing.assert_allclose(fast.decision_function(X_new), expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast.decision_function(X_new), expected, rtol=0, atol=1e-4)
     assert fast.decision_function(X_new[:1]).shape == expected[:1].shape
+    assert (fast.decision_function(X_new).argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_rows_near_a_tie_are_libsvms_to_the_last_digits(digits, monkeypatch):
+    """Rows with a class pair near 0 are recomputed in float64: with every row counted as near, all match."""
+    X, y, X_new = digits
+    svc = SVC(C=5.0, decision_function_shape="ovo").fit(X, y)
+    monkeypatch.setattr(fast_svc, "VOTE_MARGIN", np.inf)
+    np.testing.assert_allclose(MatrixSVC.from_fitted(svc).decision_function(X_new), svc.decision_function(X_new),
+                               rtol=0, atol=1e-9)
 
 
 def test_calibrated_pipeline_copy_gives_the_same_probabilities(digits):
@@ -34,7 +46,7 @@ def test_calibrated_pipeline_copy_gives_the_same_probabilities(digits):
     fast = with_fast_svc(model)
     assert type(fast.calibrated_classifiers_[0].estimator[-1]) is MatrixSVC
     assert type(model.calibrated_classifiers_[0].estimator[-1]) is SVC  # the original is untouched
-    np.testing.assert_allclose(fast.predict_proba(X_new), model.predict_proba(X_new), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast.predict_proba(X_new), model.predict_proba(X_new), rtol=0, atol=1e-6)
 
 
 def test_binary_and_linear_svcs_are_left_to_libsvm(digits):
@@ -69,4 +81,4 @@ def test_served_model_matches_the_saved_one(classifier):
     batch = np.stack([classifier.normalize(image) for image in images]).reshape(40, -1).astype(np.float32)
     served = classifier.model
     assert any(type(step) is MatrixSVC for c in served.calibrated_classifiers_ for _, step in c.estimator.steps)
-    np.testing.assert_allclose(served.predict_proba(batch), saved.predict_proba(batch), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(served.predict_proba(batch), saved.predict_proba(batch), rtol=0, atol=1e-6)
