@@ -11,8 +11,10 @@ It is trained on every candidate the reader weighs in numbers composed from MNIS
 *training* digits (:func:`~digitrec.synthetic.compose_number`, in the mixes of
 :data:`TRAINING_NUMBERS`), each candidate labelled by the ink it holds: a whole digit
 when at least ``PURE`` of its ink is one digit's and it holds at least ``COMPLETE`` of
-that digit's ink; not one when under ``MIXED`` is one digit's or it holds under
-``PARTIAL``; in between, left out. Its probabilities are features, so a verifier belongs
+that digit's ink; not one when under ``MIXED`` is one digit's, or it holds under
+``PARTIAL``, or it also holds at least ``SWALLOWED`` of another digit's ink (a narrow 1
+merged into its neighbour is a small share of the piece, but most of a digit); in
+between, left out. Its probabilities are features, so a verifier belongs
 to one classifier: it is saved beside it in the artifacts directory
 (:data:`~digitrec.artifacts.PIECE_VERIFIER_FILE`) by :func:`add_piece_verifier`.
 """
@@ -52,7 +54,7 @@ TRAINING_NUMBERS = (
     (0.125, 5, (-2, 8), (0.75, 1.25), 0.15),
 )
 #: Labelling thresholds (shares of ink; see the module docstring).
-PURE, COMPLETE, MIXED, PARTIAL = 0.9, 0.85, 0.75, 0.6
+PURE, COMPLETE, MIXED, PARTIAL, SWALLOWED = 0.9, 0.85, 0.75, 0.6, 0.5
 #: Ink-map intensity above which a pixel counts as ink when labelling.
 INK = 0.3
 #: Share of the composed numbers held out to report the verifier's quality.
@@ -79,10 +81,12 @@ def whole_digit_labels(candidates: Sequence[tuple[np.ndarray, tuple[int, int], n
         if counts.sum() == 0:
             labels.append(None)
             continue
+        coverages = counts / np.maximum(totals, 1)
         main = int(counts.argmax())
-        purity, coverage = counts[main] / counts.sum(), counts[main] / totals[main]
-        labels.append(1 if purity >= PURE and coverage >= COMPLETE
-                      else 0 if purity < MIXED or coverage < PARTIAL else None)
+        purity, coverage = counts[main] / counts.sum(), coverages[main]
+        swallowed = np.delete(coverages[1:], main - 1).max(initial=0.0)
+        labels.append(0 if purity < MIXED or coverage < PARTIAL or swallowed >= SWALLOWED
+                      else 1 if purity >= PURE and coverage >= COMPLETE else None)
     return labels
 
 

@@ -63,6 +63,9 @@ def test_pieces_are_labelled_by_the_ink_they_hold():
     assert whole_digit_labels([whole_first, whole_second, both, half, nothing], owner) == [1, 1, 0, 0, None]
     # a piece holding 80% of a digit (between "part" and "whole") is left out of training
     assert whole_digit_labels([piece(0, 7)], owner) == [None]
+    # a narrow 1 merged into its neighbour: 86% of the ink is the neighbour's, but the 1 is all there
+    owner[2:8, 10:16], owner[2:8, 10] = 0, 2
+    assert whole_digit_labels([piece(0, 9), piece(0, 12)], owner) == [1, 0]
 
 
 def test_candidates_of_a_composed_number_include_each_whole_digit(classifier, digits):
