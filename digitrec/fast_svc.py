@@ -86,7 +86,7 @@ class MatrixSVC(SVC):
 
     def _pair_values(self, X: np.ndarray, vectors_t: np.ndarray) -> np.ndarray:
         """libsvm's one-vs-one decision values, with the kernel's dot products in ``vectors_t``'s dtype."""
-        dots = X.astype(vectors_t.dtype) @ vectors_t
+        dots = X.astype(vectors_t.dtype, copy=False) @ vectors_t
         kernel = (X * X).sum(axis=1)[:, None] + self._vector_sq_norms - 2.0 * dots
         np.maximum(kernel, 0.0, out=kernel)
         kernel *= -self._gamma

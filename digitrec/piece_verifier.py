@@ -53,6 +53,8 @@ TRAINING_NUMBERS = (
     (0.125, 3, (-2, 8), (0.75, 1.25), 0.15),
     (0.125, 5, (-2, 8), (0.75, 1.25), 0.15),
 )
+#: Numbers composed to train a verifier (about 2 minutes on two cores).
+N_NUMBERS = 2000
 #: Labelling thresholds (shares of ink; see the module docstring).
 PURE, COMPLETE, MIXED, PARTIAL, SWALLOWED = 0.9, 0.85, 0.75, 0.6, 0.5
 #: Ink-map intensity above which a pixel counts as ink when labelling.
@@ -124,7 +126,7 @@ def training_set(classifier: Any, digits: np.ndarray, n_numbers: int,
             np.array(numbers, dtype=np.int64))
 
 
-def train_piece_verifier(classifier: Any, digits: np.ndarray, n_numbers: int = 2000,
+def train_piece_verifier(classifier: Any, digits: np.ndarray, n_numbers: int = N_NUMBERS,
                          seed: int = 0) -> tuple[HistGradientBoostingClassifier, dict[str, Any]]:
     """A verifier for ``classifier`` trained on numbers composed from ``digits``, and a report.
 
@@ -150,7 +152,7 @@ def train_piece_verifier(classifier: Any, digits: np.ndarray, n_numbers: int = 2
     return verifier, report
 
 
-def add_piece_verifier(directory: str | Path, digits: np.ndarray, n_numbers: int = 2000, seed: int = 0,
+def add_piece_verifier(directory: str | Path, digits: np.ndarray, n_numbers: int = N_NUMBERS, seed: int = 0,
                        repo_id: str | None = None) -> dict[str, Any]:
     """Train a verifier for the model in an artifacts directory and save it there.
 

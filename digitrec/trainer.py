@@ -23,7 +23,7 @@ from digitrec.card import DEFAULT_REPO_ID, write_card
 from digitrec.data import DigitDataset
 from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
-from digitrec.piece_verifier import add_piece_verifier
+from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
 from digitrec.selection import CandidateResult, ExtraRows, Progress, grid_points, training_rows, tune
 from digitrec.serialization import save_model
 from digitrec.styles import non_digits, style_digits
@@ -32,7 +32,7 @@ from digitrec.zoo import CANDIDATES, Candidate
 CLASSES = [str(d) for d in range(10)]
 QUICK_SIZES = (3000, 1000)  # training and test images in --quick runs
 QUICK_STYLE_DIGITS = 100
-VERIFIER_NUMBERS, QUICK_VERIFIER_NUMBERS = 2000, 60  # numbers composed to train the piece verifier
+QUICK_VERIFIER_NUMBERS = 60  # numbers composed to train the piece verifier in --quick runs
 VALIDATION_SIZE = 5000  # full runs; quick runs hold out 20%
 CALIBRATION_FOLDS = 3
 
@@ -127,7 +127,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     }
     _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results, repo_id)
     progress.step("training the piece verifier for reading whole numbers")
-    metrics["piece_verifier"] = add_piece_verifier(out, dataset.x_train, QUICK_VERIFIER_NUMBERS if quick else VERIFIER_NUMBERS,
+    metrics["piece_verifier"] = add_piece_verifier(out, dataset.x_train, QUICK_VERIFIER_NUMBERS if quick else N_NUMBERS,
                                                    seed=seed, repo_id=repo_id)
     print(f"chosen: {chosen.name}, test accuracy {metrics['test_accuracy']:.4f}, "
           f"{metrics['predict_ms_per_image']:.2f} ms/image, total {metrics['training_seconds'] / 60:.1f} min -> {out}",

@@ -18,7 +18,7 @@ from pathlib import Path
 from digitrec.artifacts import BUNDLED_DIR
 from digitrec.data import load_mnist
 from digitrec.errors import DigitrecError
-from digitrec.piece_verifier import add_piece_verifier
+from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True,
                         help="digits to compose numbers from (their training split): as for training.train")
     parser.add_argument("--model", type=Path, default=BUNDLED_DIR, help="artifacts directory (default: %(default)s)")
-    parser.add_argument("--numbers", type=int, default=2000, help="numbers composed for training (default: 2000)")
+    parser.add_argument("--numbers", type=int, default=N_NUMBERS,
+                        help="numbers composed for training (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repo-id", default=None, help="repo id the card names (default: the card's own)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="OpenML download cache")
