@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from digitrec.artifacts import BUNDLED_DIR, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, read_json
 from digitrec.errors import HubUnavailableError
 from digitrec.fast_svc import with_fast_svc
+from digitrec.inference import compile_predict_proba
 from digitrec.normalize import NORMALIZATION_VERSION, ImageInput, to_mnist
 from digitrec.serialization import load_model_file
 
@@ -24,7 +25,8 @@ class DigitClassifier:
 
     ``origin`` is ``"bundled"``, ``"local:<dir>"`` or ``"<owner/name>@<commit sha>"``.
     ``piece_verifier``, when the artifacts have one, helps read whole numbers
-    (:mod:`digitrec.piece_verifier`).
+    (:mod:`digitrec.piece_verifier`). Predictions run ``model.predict_proba`` compiled
+    to array operations (:mod:`digitrec.inference`).
     """
 
     model: Any
@@ -34,6 +36,10 @@ class DigitClassifier:
     directory: Path
     notes: list[str] = field(default_factory=list)
     piece_verifier: Any = None
+    _predict_proba_rows: Callable[[np.ndarray], np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._predict_proba_rows = compile_predict_proba(self.model)
 
     @property
     def classes(self) -> list[str]:
@@ -59,7 +65,7 @@ class DigitClassifier:
         Models trained with a "not a digit" class have one more column, dropped here: rows
         then sum to less than 1, by the probability that the input is not a digit at all.
         """
-        proba = self.model.predict_proba(np.asarray(batch, dtype=np.float32).reshape(len(batch), -1))
+        proba = self._predict_proba_rows(np.asarray(batch, dtype=np.float32).reshape(len(batch), -1))
         return proba[:, : len(self.classes)]
 
     def predict(self, images: Sequence[ImageInput] | np.ndarray | ImageInput) -> list[str]:

@@ -24,11 +24,19 @@ class _ImageRowsTransformer(TransformerMixin, BaseEstimator):
         validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
         return self
 
-    def _images(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """The validated input and its rows as (n, h, w) images."""
+    def transform(self, X):
+        """One output row per row of ``X``, in ``X``'s float type."""
         check_is_fitted(self, "n_features_in_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return X, X.reshape(-1, *image_shape_for(X.shape[1]))
+        return self.transform_images(X.reshape(-1, *image_shape_for(X.shape[1])))
+
+    def transform_images(self, images: np.ndarray) -> np.ndarray:
+        """The transform of (n, h, w) float images, as (n, k) rows, without validating them.
+
+        :mod:`digitrec.inference` calls this directly: input checks cost more than the
+        arithmetic for one image.
+        """
+        raise NotImplementedError
 
 
 class Deskew(_ImageRowsTransformer):
@@ -48,11 +56,10 @@ class Deskew(_ImageRowsTransformer):
     def __init__(self, max_shear: float = 1.0):
         self.max_shear = max_shear
 
-    def transform(self, X):
-        X, images = self._images(X)
-        h, w = images.shape[1:]
-        rows = np.arange(h, dtype=X.dtype)[None, :, None]
-        cols = np.arange(w, dtype=X.dtype)[None, None, :]
+    def transform_images(self, images: np.ndarray) -> np.ndarray:
+        n, h, w = images.shape
+        rows = np.arange(h, dtype=images.dtype)[None, :, None]
+        cols = np.arange(w, dtype=images.dtype)[None, None, :]
         mass = images.sum(axis=(1, 2))
         safe = np.where(mass > 0, mass, 1)
         mean_r = (images * rows).sum(axis=(1, 2)) / safe
@@ -64,17 +71,17 @@ class Deskew(_ImageRowsTransformer):
         # Output pixel (r, c) samples input column c + shear * (r - mean_r).
         src = cols + shear[:, None, None] * (rows - mean_r[:, None, None])
         left = np.floor(src)
-        frac = (src - left).astype(X.dtype)
+        frac = (src - left).astype(images.dtype)
         left = left.astype(np.int64)
         row_index = np.broadcast_to(np.arange(h)[None, :, None], src.shape)
-        batch_index = np.broadcast_to(np.arange(len(images))[:, None, None], src.shape)
+        batch_index = np.broadcast_to(np.arange(n)[:, None, None], src.shape)
 
         def sample(c: np.ndarray) -> np.ndarray:
             inside = (c >= 0) & (c < w)
             return np.where(inside, images[batch_index, row_index, np.clip(c, 0, w - 1)], 0)
 
         out = sample(left) * (1 - frac) + sample(left + 1) * frac
-        return out.reshape(len(X), h * w).astype(X.dtype, copy=False)
+        return out.reshape(n, h * w).astype(images.dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -117,8 +124,8 @@ class HOG(_ImageRowsTransformer):
         self.cells_per_block = cells_per_block
         self.n_jobs = n_jobs
 
-    def transform(self, X):
-        X, images = self._images(X)
+    def transform_images(self, images: np.ndarray) -> np.ndarray:
+        dtype = images.dtype
         h, w = images.shape[1:]
         least = self.pixels_per_cell * self.cells_per_block
         images = np.pad(images, ((0, 0), (0, max(0, least - h)), (0, max(0, least - w))))
@@ -127,7 +134,7 @@ class HOG(_ImageRowsTransformer):
             parts = [self._describe(chunk) for chunk in chunks]
         else:
             parts = Parallel(n_jobs=self.n_jobs)(delayed(self._describe)(chunk) for chunk in chunks)
-        return np.concatenate(parts).astype(X.dtype, copy=False)
+        return np.concatenate(parts).astype(dtype, copy=False)
 
     def _describe(self, images: np.ndarray) -> np.ndarray:
         """HOG of (n, h, w) images, step by step as in ``skimage.feature.hog`` (same comparisons, same bins)."""
