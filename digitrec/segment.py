@@ -111,11 +111,12 @@ ASPECT_WEIGHT, ASPECT_CAP = 0.5, 4.0
 #: Pieces of a cluster whose shape cost exceeds this are not classified (they never win).
 MAX_PIECE_COST = 4.0
 #: Weight of ``-log q`` (the piece verifier's doubt that a piece is one whole digit), and
-#: the least ``q`` counted (so one verdict never outweighs everything else).
-VERIFIER_WEIGHT, VERIFIER_FLOOR = 1.0, 1e-4
+#: the least ``q`` counted (so one verdict never outweighs everything else). The weight was
+#: tuned on numbers of MNIST *training* digits (``bench/read_numbers.py --split train``).
+VERIFIER_WEIGHT, VERIFIER_FLOOR = 2.5, 1e-4
 #: What :func:`piece_features` returns for a candidate digit, in order.
 PIECE_FEATURES = ("digit_probability_sum", "top_probability", "second_probability", "width", "height",
-                  "log_aspect", "width_to_typical", "reach", "cut", "shape_cost")
+                  "log_aspect", "width_to_typical", "reach", "cut", "cut_ink", "joined", "shape_cost")
 #: Cost of leaving a cluster unread: above any reading, so only a cluster nothing can read is left out.
 UNREADABLE_COST = 1e6
 #: Cut candidates tried per wide cluster, and how far (in line heights) a cut path may wander.
@@ -205,6 +206,10 @@ class _Segment:
     #: When cut out of a larger piece of ink: how far (x0, x1 exclusive, ink-map pixels) the
     #: digit may reach, the strokes its cuts went through included (overlapping digits share them).
     reach: tuple[float, float] | None = None
+    #: Whether it joins two neighbouring clusters across a gap (:func:`_part_readings`).
+    joined: bool = False
+    #: Stroke widths of ink crossed by the costlier of the cuts bounding it (0 when uncut).
+    cut_ink: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -301,15 +306,17 @@ def piece_features(segment: _Segment, line: _Line) -> np.ndarray:
     """The classified candidate digit's :data:`PIECE_FEATURES`: its digit probabilities' sum
     (below 1 by the not-a-digit probability) and two largest values; its width and height
     in line heights, log width/height, width in typical digit widths, how far it may reach
-    (:func:`_reach`) in line heights, whether it was cut out of a larger piece, and
-    :func:`_shape_cost`."""
+    (:func:`_reach`) in line heights, whether it was cut out of a larger piece, the ink its
+    cuts cross (a touching 1 is cut off across one stroke, a fragment of a loop across
+    two), whether it joins two clusters across a gap, and :func:`_shape_cost`."""
     x0, y0, x1, y1 = segment.box
     width, height = x1 - x0, y1 - y0
     first, second = np.sort(segment.probabilities)[::-1][:2]
     reach = segment.reach if segment.reach is not None else (x0, x1)
     return np.array([segment.probabilities.sum(), first, second, width / line.height, height / line.height,
                      math.log(width / height), width / line.typical, (reach[1] - reach[0]) / line.height,
-                     float(segment.reach is not None), _shape_cost(width, height, line.height, line.typical)])
+                     float(segment.reach is not None), segment.cut_ink, float(segment.joined),
+                     _shape_cost(width, height, line.height, line.typical)])
 
 
 def _candidates(classifier: Any, ink: np.ndarray) -> tuple[list[_Reading], int, list[_Segment], _Line]:
@@ -521,6 +528,7 @@ def _lattice(index: int, cluster: _Cluster, whole: _Segment | None,
                 piece = _segment(region_ink * keep, own & keep, piece_core, origin)
                 x0, x1 = _reach(core, runs, bounds[a], bounds[b], int(c.min()), int(c.max()) + 1, REACH * line)
                 piece.reach = (origin[1] + x0, origin[1] + x1)
+                piece.cut_ink = max(costs[k - 1] for k in (a, b) if 0 < k < n - 1)
                 lattice.pieces[(a, b)] = (shape, piece)
     return lattice
 
@@ -673,6 +681,7 @@ def _part_readings(clusters: list[_Cluster], ink: np.ndarray, owner: np.ndarray,
                 or x1 - x0 > MAX_WIDTH * typical or y1 - y0 > 1.2 * tall.height):
             continue
         segment = _segment(*_cluster_ink(_Cluster(a.labels + b.labels, y0, x0, y1, x1), ink, owner, labels))
+        segment.joined = True
         cost = _shape_cost(x1 - x0, y1 - y0, line, typical) + 0.4 * gap / (PART_GAP * line)
         readings.append(_Reading(i, i + 2, [segment], cost))
     return readings

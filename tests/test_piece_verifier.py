@@ -19,9 +19,10 @@ from digitrec.artifacts import BUNDLED_DIR, CARD_FILE, CONFIG_FILE, METRICS_FILE
 from digitrec.classifier import load_directory
 from digitrec.data import load_sklearn_digits
 from digitrec.piece_verifier import add_piece_verifier, labelled_candidates, train_piece_verifier, whole_digit_labels
-from digitrec.segment import PIECE_FEATURES, read_number
+from digitrec.normalize import ink_map
+from digitrec.segment import PIECE_FEATURES, candidate_digits, read_number
 from digitrec.synthetic import compose_number
-from test_segment import draw_number, template
+from test_segment import BROKEN_4, draw_number, template
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +77,25 @@ def test_candidates_of_a_composed_number_include_each_whole_digit(classifier, di
 
     assert all(features.shape == (len(PIECE_FEATURES),) for features, _ in candidates)
     assert [label for _, label in candidates].count(1) == 3  # spaced digits: each one a whole candidate
+
+
+def _features(classifier, image) -> dict[str, np.ndarray]:
+    """Each of :data:`PIECE_FEATURES` over the candidate digits of ``image``."""
+    table = np.stack([features for _, _, features in candidate_digits(classifier, ink_map(image))])
+    return dict(zip(PIECE_FEATURES, table.T))
+
+
+def test_features_say_how_a_piece_was_cut_or_joined(classifier):
+    """Cut pieces carry the ink their cuts cross, uncut ones none; a 4 drawn in two strokes is a joined candidate."""
+    touching, _ = draw_number([template(2), template(0)], gap=-6)
+    features = _features(classifier, touching)
+    cut = features["cut"] == 1
+    assert cut.any() and (~cut).any()
+    assert (features["cut_ink"][~cut] == 0).all() and (features["cut_ink"][cut] > 0).any()
+    assert not features["joined"].any()
+
+    broken, _ = draw_number([BROKEN_4])
+    assert _features(classifier, broken)["joined"].any()
 
 
 def test_trained_verifier_tells_whole_digits_from_pieces(classifier, digits):
