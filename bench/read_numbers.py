@@ -31,7 +31,7 @@ with a pen (target: at least 95%, well under 300 ms), and of the pen-drawn ones.
 With ``--without-verifier`` the model's piece verifier (:mod:`digitrec.piece_verifier`) is
 left out, for a side-by-side comparison on the same numbers.
 
-    python bench/read_numbers.py [--n 150] [--seed 0] [--data mnist.npz] [--model DIR] [--without-verifier]
+    python bench/read_numbers.py [--n 60] [--seed 0] [--data mnist.npz] [--model DIR] [--without-verifier]
 """
 
 from __future__ import annotations
