@@ -51,10 +51,8 @@ from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
 from digitrec.segment import read_number  # noqa: E402
-from digitrec.synthetic import compose_number, pen_digit  # noqa: E402
+from digitrec.synthetic import MIXED_GAPS, compose_number, pen_digit  # noqa: E402
 
-#: Gaps of the ``mixed`` condition: (range px, probability).
-MIXED_GAPS = (((1, 10), 0.7), ((-1, 0), 0.2), ((-3, -2), 0.1))
 #: The same for pen-drawn digits, about 4.8 times as tall.
 PEN_MIXED_GAPS = (((4, 48), 0.7), ((-4, 0), 0.2), ((-14, -10), 0.1))
 #: name -> (digits, gap range px (or weighted ranges), scale range, baseline shift (fraction of

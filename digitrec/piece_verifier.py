@@ -39,7 +39,7 @@ from digitrec.hub import verify_artifacts
 from digitrec.normalize import ink_map
 from digitrec.segment import PIECE_FEATURES, candidate_digits
 from digitrec.serialization import save_model
-from digitrec.synthetic import compose_number
+from digitrec.synthetic import MIXED_GAPS, compose_number
 
 #: Numbers the verifier learns from: (share, digits, gap px or weighted gap ranges, scale range,
 #: baseline shift as a fraction of height). Gaps from spaced to overlapping, as people write.
@@ -49,7 +49,7 @@ TRAINING_NUMBERS = (
     (0.125, 4, (-1, 0), (1.0, 1.0), 0.0),
     (0.125, 4, (-4, -2), (1.0, 1.0), 0.0),
     (0.125, 4, (-2, 8), (0.75, 1.25), 0.15),
-    (0.125, 4, (((1, 10), 0.7), ((-1, 0), 0.2), ((-3, -2), 0.1)), (0.9, 1.1), 0.05),
+    (0.125, 4, MIXED_GAPS, (0.9, 1.1), 0.05),
     (0.125, 3, (-2, 8), (0.75, 1.25), 0.15),
     (0.125, 5, (-2, 8), (0.75, 1.25), 0.15),
 )

@@ -805,6 +805,9 @@ def white_on_black(image: Image.Image | np.ndarray) -> Image.Image:
 
 #: Blank margin (px) around a composed number.
 NUMBER_MARGIN = 8
+#: Gaps between MNIST-size digits in everyday handwriting, as :func:`compose_number` takes
+#: them: 1-10 px (70%), touching (20%) or overlapping by 2-3 px (10%).
+MIXED_GAPS = (((1, 10), 0.7), ((-1, 0), 0.2), ((-3, -2), 0.1))
 
 
 def pen_digit(image: np.ndarray, rng: RngLike, height: int = 96,
@@ -888,5 +891,5 @@ __all__ = [
     "FontInfo", "FontCatalog", "find_fonts", "sample_font", "render_font_digit",
     "STROKE_STYLES", "TARGETED_VARIANTS", "stroke_variant", "jitter_strokes", "render_stroke_variant",
     "mnist_strokes", "SketchStyle", "SKETCH_CONDITIONS", "sketch_canvas", "rasterize",
-    "ink_of", "phone_photo", "white_on_black", "compose_number", "pen_digit", "as_rng",
+    "ink_of", "phone_photo", "white_on_black", "MIXED_GAPS", "compose_number", "pen_digit", "as_rng",
 ]
