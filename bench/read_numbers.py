@@ -24,7 +24,11 @@ Conditions (4-digit numbers unless named ``len<k>``):
 Prints one JSON object: per condition the whole-number accuracy, the digit accuracy
 (1 - edit distance / digits), the share read with the right number of digits, the
 whole-number accuracy the classifier alone would reach on the same digits presented one
-by one (the ceiling for perfect segmentation), and the mean time per number; and the
+by one (the ceiling for perfect segmentation), with ``--candidates`` the share of numbers
+whose every digit is among the reader's candidates as a piece the model reads right (at
+least ``READABLE`` of the piece's ink is that digit's, and it holds at least ``READABLE`` of
+the digit's ink: the ceiling for perfect choices among the candidates; it about doubles
+the run time), and the mean time per number; and the
 overall whole-number accuracy and mean time per number of the 4-digit conditions not drawn
 with a pen (target: at least 95%, well under 300 ms), and of the pen-drawn ones.
 
@@ -32,6 +36,7 @@ With ``--without-verifier`` the model's piece verifier (:mod:`digitrec.piece_ver
 left out, for a side-by-side comparison on the same numbers.
 
     python bench/read_numbers.py [--n 60] [--seed 0] [--data mnist.npz] [--model DIR] [--without-verifier]
+        [--candidates]
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
-from digitrec.segment import read_number  # noqa: E402
+from digitrec.piece_verifier import INK, ink_owners  # noqa: E402
+from digitrec.segment import candidate_digits, read_number  # noqa: E402
 from digitrec.synthetic import MIXED_GAPS, compose_number, pen_digit  # noqa: E402
 
 #: The same for pen-drawn digits, about 4.8 times as tall.
@@ -73,6 +79,9 @@ CONDITIONS = {
     "pen_touching": (4, (-4, 0), (1.0, 1.0), 0.0, 1, True),
     "pen_mixed": (4, PEN_MIXED_GAPS, (0.9, 1.1), 0.05, 1, True),
 }
+#: Least share of a candidate's ink that is one digit's, and of that digit's ink it holds, for the
+#: candidate to count as that digit (when the model reads it right) in the candidates' ceiling.
+READABLE = 0.7
 #: Conditions drawing the same numbers as another one (a paired comparison, free of sampling noise).
 SAME_NUMBERS_AS = {"large": "sizes_baselines"}
 
@@ -82,6 +91,24 @@ def _share(totals: list) -> float | None:
 
 def _ms(totals: list) -> float | None:
     return round(1000 * totals[2] / totals[1], 1) if totals[1] else None
+
+
+def candidates_hold_every_digit(classifier, image, owner: np.ndarray, truth: str) -> bool:
+    """Whether every digit of a composed number is among the reader's candidates as a piece
+    the model reads right (see ``READABLE``)."""
+    ink, owner = ink_owners(image, owner)
+    candidates = candidate_digits(classifier, ink)
+    labels = classifier.predict_proba_normalized(np.stack([mnist_from_ink(crop) for crop, _, _ in candidates])).argmax(axis=1)
+    totals = np.bincount(owner.ravel(), minlength=len(truth) + 1)
+    found = set()
+    for (crop, (y, x), _), label in zip(candidates, labels):
+        rows, cols = np.nonzero(crop > INK)
+        counts = np.bincount(owner[y + rows, x + cols], minlength=len(truth) + 1)[1:]
+        main = int(counts.argmax())
+        if (counts[main] >= READABLE * max(counts.sum(), 1) and counts[main] >= READABLE * totals[main + 1]
+                and classifier.classes[label] == truth[main]):
+            found.add(main)
+    return len(found) == len(truth)
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -103,6 +130,8 @@ def main() -> None:
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="MNIST split the digits come from (tune on train, report on test)")
     parser.add_argument("--without-verifier", action="store_true", help="read without the piece verifier")
+    parser.add_argument("--candidates", action="store_true",
+                        help="also measure how often every digit is among the candidates, read right")
     parser.add_argument("--show-errors", type=int, default=0, help="save up to this many misreads to /tmp")
     args = parser.parse_args()
 
@@ -118,13 +147,13 @@ def main() -> None:
     for name in args.conditions.split(","):
         length, gap, scale, shift, upscale, pen = CONDITIONS[name]
         rng = np.random.default_rng([args.seed, list(CONDITIONS).index(SAME_NUMBERS_AS.get(name, name))])
-        right = edits = digits_total = count_right = ceiling_right = 0
+        right = edits = digits_total = count_right = ceiling_right = candidates_right = 0
         elapsed = 0.0
         for _ in range(args.n):
             idx = rng.choice(len(x_digits), size=length, replace=False)
             truth = "".join(str(int(d)) for d in y_digits[idx])
             digits = [pen_digit(x, rng) for x in x_digits[idx]] if pen else list(x_digits[idx])
-            img, _ = compose_number(digits, rng, gap, scale, shift, upscale)
+            img, owner = compose_number(digits, rng, gap, scale, shift, upscale)
             t = time.perf_counter()
             reading = read_number(classifier, img)
             elapsed += time.perf_counter() - t
@@ -132,6 +161,8 @@ def main() -> None:
                 np.stack([mnist_from_ink(x.astype(np.float32) / 255.0) for x in digits])
             ).argmax(axis=1)
             ceiling_right += "".join(classifier.classes[i] for i in alone) == truth
+            if args.candidates:
+                candidates_right += candidates_hold_every_digit(classifier, img, owner, truth)
             right += reading.number == truth
             count_right += len(reading.number) == length
             edits += min(edit_distance(reading.number, truth), length)
@@ -146,6 +177,7 @@ def main() -> None:
             "digit_accuracy": round(1 - edits / digits_total, 4),
             "digit_count_accuracy": round(count_right / args.n, 4),
             "classifier_alone_number_accuracy": round(ceiling_right / args.n, 4),
+            **({"candidates_number_accuracy": round(candidates_right / args.n, 4)} if args.candidates else {}),
             "ms_per_number": round(1000 * elapsed / args.n, 1),
         }
         if length == 4:

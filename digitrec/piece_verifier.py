@@ -92,13 +92,20 @@ def whole_digit_labels(candidates: Sequence[tuple[np.ndarray, tuple[int, int], n
     return labels
 
 
+def ink_owners(image: Image.Image, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ink map the reader sees of a composed number, and which digit (1, 2, ..., 0 for
+    none) each of its pixels belongs to (``image`` and ``owner`` from
+    :func:`~digitrec.synthetic.compose_number`; pixels fainter than ``INK`` belong to none)."""
+    ink = ink_map(image)
+    owner = np.asarray(Image.fromarray(owner).resize(ink.shape[::-1], Image.Resampling.NEAREST))
+    return ink, np.where(ink / max(float(ink.max()), 1e-6) > INK, owner, 0)
+
+
 def labelled_candidates(classifier: Any, image: Image.Image, owner: np.ndarray) -> list[tuple[np.ndarray, int | None]]:
     """The features and label (:func:`whole_digit_labels`) of every candidate digit the
     reader weighs in a composed number (``image`` and ``owner`` from
     :func:`~digitrec.synthetic.compose_number`)."""
-    ink = ink_map(image)
-    owner = np.asarray(Image.fromarray(owner).resize(ink.shape[::-1], Image.Resampling.NEAREST))
-    owner = np.where(ink / max(float(ink.max()), 1e-6) > INK, owner, 0)
+    ink, owner = ink_owners(image, owner)
     candidates = candidate_digits(classifier, ink)
     return [(x, y) for (_, _, x), y in zip(candidates, whole_digit_labels(candidates, owner))]
 
