@@ -34,7 +34,9 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
    may reach along the strokes its cuts go through (overlapping digits share them, so a
    cut clips the bar of a 4 that crosses the 7 before it). Geometry
    carries most of the decision: the bundled model's probabilities are about 0.98 for
-   nearly any input, fragments of digits included.
+   nearly any input, fragments of digits included. A stray mark much shorter than the
+   digits (a stroke's broken-off tail, a slip of the pen) may be left unread, for a fixed
+   cost, instead of being read as a 1.
 6. **Piece verifier.** When the classifier comes with one (``piece_verifier``, trained by
    :mod:`digitrec.piece_verifier` on numbers composed from MNIST training digits), each
    candidate's doubt also gets ``-log`` of the verifier's probability that it is exactly one
@@ -117,8 +119,10 @@ VERIFIER_WEIGHT, VERIFIER_FLOOR = 2.5, 1e-4
 #: What :func:`piece_features` returns for a candidate digit, in order.
 PIECE_FEATURES = ("digit_probability_sum", "top_probability", "second_probability", "width", "height",
                   "log_aspect", "width_to_typical", "reach", "cut", "cut_ink", "joined", "shape_cost")
-#: Cost of leaving a cluster unread: above any reading, so only a cluster nothing can read is left out.
+#: Cost of leaving a cluster unread: above any reading, so only a cluster nothing can read is left out...
 UNREADABLE_COST = 1e6
+#: ...unless it is shorter than ``STRAY_HEIGHT`` line heights: then ``STRAY_COST``.
+STRAY_HEIGHT, STRAY_COST = 0.45, 3.0
 #: Cut candidates tried per wide cluster, and how far (in line heights) a cut path may wander.
 MAX_CUTS = 14
 PATH_WANDER = 0.25
@@ -277,8 +281,8 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
              size: tuple[int, int] | None = None) -> NumberReading:
     """Read the number in an ink map (2-D, 1 = ink); boxes are multiplied by ``scale`` (x, y)
     and clipped to ``size`` (width, height) when given."""
-    readings, n_clusters, _, _ = _candidates(classifier, scaled_ink(ink, _EMPTY_MESSAGE))
-    path = _best_path(readings, n_clusters)
+    readings, skip_costs, _, _ = _candidates(classifier, scaled_ink(ink, _EMPTY_MESSAGE))
+    path = _best_path(readings, skip_costs)
     classes = list(classifier.classes)
     digits, images = [], []
     for segment in (s for r in path for s in r.segments):
@@ -319,9 +323,9 @@ def piece_features(segment: _Segment, line: _Line) -> np.ndarray:
                      _shape_cost(width, height, line.height, line.typical)])
 
 
-def _candidates(classifier: Any, ink: np.ndarray) -> tuple[list[_Reading], int, list[_Segment], _Line]:
-    """The readings of a scaled ink map's clusters to choose from, how many clusters there
-    are, every classified candidate digit, and the line's measures."""
+def _candidates(classifier: Any, ink: np.ndarray) -> tuple[list[_Reading], list[float], list[_Segment], _Line]:
+    """The readings of a scaled ink map's clusters to choose from, the cost of leaving each
+    cluster unread (:func:`_skip_cost`), every classified candidate digit, and the line's measures."""
     labels, clusters = _clusters(ink)
     if not clusters:
         raise InvalidImageError(_EMPTY_MESSAGE)
@@ -342,7 +346,15 @@ def _candidates(classifier: Any, ink: np.ndarray) -> tuple[list[_Reading], int, 
     pieces = [s for lat in lattices for _, s in lat.pieces.values() if s.probabilities is None]
     _classify(classifier, pieces, line)
     readings = [r for r in (lat.best() for lat in lattices) if r is not None] + parts
-    return readings, len(clusters), [s for s in first + pieces if s.probabilities is not None], line
+    skip_costs = [_skip_cost(c, height) for c in clusters]
+    return readings, skip_costs, [s for s in first + pieces if s.probabilities is not None], line
+
+
+def _skip_cost(cluster: _Cluster, line: float) -> float:
+    """The cost of leaving a cluster unread: ``STRAY_COST`` for a mark shorter than
+    ``STRAY_HEIGHT`` line heights (a stroke's broken-off tail, a speck of dirt), else
+    ``UNREADABLE_COST``."""
+    return STRAY_COST if cluster.height < STRAY_HEIGHT * line else UNREADABLE_COST
 
 
 # -- components ---------------------------------------------------------------------------------
@@ -724,16 +736,18 @@ def _aspect_cost(digit: int, box: Box, reach: tuple[float, float]) -> float:
     return min(ASPECT_CAP, ASPECT_WEIGHT * z * z)
 
 
-def _best_path(readings: list[_Reading], n_clusters: int) -> list[_Reading]:
+def _best_path(readings: list[_Reading], skip_costs: list[float]) -> list[_Reading]:
     """The readings covering all clusters left to right with the least total cost.
 
-    A cluster may also be skipped, at a cost no reading reaches: one that no candidate could
-    read (no usable ink) drops out instead of cutting off everything to its right.
+    A cluster may also be skipped, at its ``skip_costs`` entry: a short stray mark when
+    reading it as a digit costs more, any other cluster only when no candidate could read
+    it (no usable ink), so that it drops out instead of cutting off everything to its right.
     """
+    n_clusters = len(skip_costs)
     edges: list[tuple[int, int, float, _Reading | None]] = [
         (r.start, r.stop, r.cost + DOUBT_WEIGHT * sum(s.doubt for s in r.segments), r)
         for r in readings if all(s.image is not None for s in r.segments)]
-    edges += [(i, i + 1, UNREADABLE_COST, None) for i in range(n_clusters)]
+    edges += [(i, i + 1, cost, None) for i, cost in enumerate(skip_costs)]
     back = _cheapest_paths(sorted(edges, key=lambda edge: edge[0]), n_clusters + 1)
     path: list[_Reading] = []
     node = n_clusters
