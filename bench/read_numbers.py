@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
-from digitrec.piece_verifier import INK, ink_owners  # noqa: E402
+from digitrec.piece_verifier import ink_counts, ink_owners  # noqa: E402
 from digitrec.segment import candidate_digits, read_number  # noqa: E402
 from digitrec.synthetic import MIXED_GAPS, compose_number, pen_digit  # noqa: E402
 
@@ -99,14 +99,12 @@ def candidates_hold_every_digit(classifier, image, owner: np.ndarray, truth: str
     ink, owner = ink_owners(image, owner)
     candidates = candidate_digits(classifier, ink)
     labels = classifier.predict_proba_normalized(np.stack([mnist_from_ink(crop) for crop, _, _ in candidates])).argmax(axis=1)
-    totals = np.bincount(owner.ravel(), minlength=len(truth) + 1)
+    all_counts, totals = ink_counts(candidates, owner)
     found = set()
-    for (crop, (y, x), _), label in zip(candidates, labels):
-        rows, cols = np.nonzero(crop > INK)
-        counts = np.bincount(owner[y + rows, x + cols], minlength=len(truth) + 1)[1:]
+    for counts, label in zip(all_counts, labels):
         main = int(counts.argmax())
-        if (counts[main] >= READABLE * max(counts.sum(), 1) and counts[main] >= READABLE * totals[main + 1]
-                and classifier.classes[label] == truth[main]):
+        if (counts[main] >= READABLE * max(counts.sum(), 1) and counts[main] >= READABLE * totals[main]
+                and classifier.classes[label] == truth[main - 1]):
             found.add(main)
     return len(found) == len(truth)
 

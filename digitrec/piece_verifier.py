@@ -74,12 +74,9 @@ def whole_digit_labels(candidates: Sequence[tuple[np.ndarray, tuple[int, int], n
     """1 for candidates (as from :func:`~digitrec.segment.candidate_digits`) that are one whole
     digit, 0 for those that are not, None when unclear; ``owner`` says which digit (1, 2, ...,
     0 for paper) each pixel of the ink map belongs to."""
-    totals = np.bincount(owner.ravel(), minlength=int(owner.max()) + 1)
+    all_counts, totals = ink_counts(candidates, owner)
     labels: list[int | None] = []
-    for crop, (y, x), _ in candidates:
-        rows, cols = np.nonzero(crop > INK)
-        digits = owner[y + rows, x + cols]
-        counts = np.bincount(digits[digits > 0], minlength=len(totals))
+    for counts in all_counts:
         if counts.sum() == 0:
             labels.append(None)
             continue
@@ -90,6 +87,20 @@ def whole_digit_labels(candidates: Sequence[tuple[np.ndarray, tuple[int, int], n
         labels.append(0 if purity < MIXED or coverage < PARTIAL or swallowed >= SWALLOWED
                       else 1 if purity >= PURE and coverage >= COMPLETE else None)
     return labels
+
+
+def ink_counts(candidates: Sequence[tuple[Any, ...]], owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many ink pixels of each candidate (crop and origin first, as from
+    :func:`~digitrec.segment.candidate_digits`) belong to each digit: row per candidate,
+    column ``k`` for digit ``k`` (column 0, paper, stays 0); and each digit's ink in all
+    (``owner`` as for :func:`whole_digit_labels`)."""
+    totals = np.bincount(owner.ravel(), minlength=int(owner.max()) + 1)
+    counts = np.zeros((len(candidates), len(totals)), dtype=np.int64)
+    for row, (crop, (y, x), *_) in zip(counts, candidates):
+        rows, cols = np.nonzero(crop > INK)
+        digits = owner[y + rows, x + cols]
+        row[:] = np.bincount(digits[digits > 0], minlength=len(totals))
+    return counts, totals
 
 
 def ink_owners(image: Image.Image, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
