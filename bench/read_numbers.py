@@ -5,21 +5,14 @@ right with a chosen gap between their ink boxes (negative gaps overlap: the digi
 touch or cross), optionally resized one by one and shifted up or down off a common
 baseline, and saved as dark ink on white. :func:`digitrec.segment.read_number` reads it.
 
-Conditions (4-digit numbers unless named ``len<k>``):
-
-* ``spaced`` gaps of 4-10 px; ``close`` 1-3 px; ``touching`` -1-0 px; ``overlap`` -4 to -2 px
-  (the MNIST digits are about 20 px tall);
-* ``sizes_baselines``: each digit scaled 0.75-1.25x and shifted up to 15% of its height,
-  gaps -2-8 px;
-* ``large``: the very numbers of ``sizes_baselines`` (same digits, sizes and gaps) drawn 4x
-  larger, so the two differ only in resolution (the reader works at 256 px);
-* ``mixed``: everyday handwriting: gaps of 1-10 px (70%), touching (20%) or overlapping
-  by 2-3 px (10%), digits scaled 0.9-1.1x and shifted up to 5%;
-* ``len2``..``len6``: the ``sizes_baselines`` mix with 2, 3, 5 and 6 digits;
-* ``pen_spaced``, ``pen_touching``, ``pen_mixed``: numbers drawn as on the Space's
-  sketchpad: each digit redrawn with a round pen about 96 px tall
-  (:func:`digitrec.synthetic.pen_digit`), with gaps of 16-40 px, -4-0 px (strokes touch),
-  or the ``mixed`` mix scaled to that size. They have their own overall figure.
+Conditions are the number styles of :data:`digitrec.synthetic.NUMBER_STYLES` (4-digit
+numbers unless named ``len<k>``): ``spaced``, ``close``, ``touching`` and ``overlap`` gaps;
+``sizes_baselines`` (digits of different sizes off a common baseline); ``large`` (the very
+numbers of ``sizes_baselines`` drawn 4x larger, so the two differ only in resolution: the
+reader works at 256 px); ``mixed`` (everyday handwriting); ``len2``..``len6``; and
+``pen_spaced``, ``pen_touching``, ``pen_mixed``: numbers drawn as on the Space's sketchpad,
+each digit redrawn with a round pen about 96 px tall (:func:`digitrec.synthetic.pen_digit`).
+The pen-drawn ones have their own overall figure.
 
 Prints one JSON object: per condition the whole-number accuracy, the digit accuracy
 (1 - edit distance / digits), the share read with the right number of digits, the
@@ -57,28 +50,8 @@ from digitrec.data import load_mnist  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
 from digitrec.piece_verifier import ink_counts, ink_owners  # noqa: E402
 from digitrec.segment import candidate_digits, read_number  # noqa: E402
-from digitrec.synthetic import MIXED_GAPS, compose_number, pen_digit  # noqa: E402
+from digitrec.synthetic import NUMBER_STYLES  # noqa: E402
 
-#: The same for pen-drawn digits, about 4.8 times as tall.
-PEN_MIXED_GAPS = (((4, 48), 0.7), ((-4, 0), 0.2), ((-14, -10), 0.1))
-#: name -> (digits, gap range px (or weighted ranges), scale range, baseline shift (fraction of
-#: height), upscale, redrawn with a pen)
-CONDITIONS = {
-    "spaced": (4, (4, 10), (1.0, 1.0), 0.0, 1, False),
-    "close": (4, (1, 3), (1.0, 1.0), 0.0, 1, False),
-    "touching": (4, (-1, 0), (1.0, 1.0), 0.0, 1, False),
-    "overlap": (4, (-4, -2), (1.0, 1.0), 0.0, 1, False),
-    "sizes_baselines": (4, (-2, 8), (0.75, 1.25), 0.15, 1, False),
-    "large": (4, (-2, 8), (0.75, 1.25), 0.15, 4, False),
-    "mixed": (4, MIXED_GAPS, (0.9, 1.1), 0.05, 1, False),
-    "len2": (2, (-2, 8), (0.75, 1.25), 0.15, 1, False),
-    "len3": (3, (-2, 8), (0.75, 1.25), 0.15, 1, False),
-    "len5": (5, (-2, 8), (0.75, 1.25), 0.15, 1, False),
-    "len6": (6, (-2, 8), (0.75, 1.25), 0.15, 1, False),
-    "pen_spaced": (4, (16, 40), (1.0, 1.0), 0.0, 1, True),
-    "pen_touching": (4, (-4, 0), (1.0, 1.0), 0.0, 1, True),
-    "pen_mixed": (4, PEN_MIXED_GAPS, (0.9, 1.1), 0.05, 1, True),
-}
 #: Least share of a candidate's ink that is one digit's, and of that digit's ink it holds, for the
 #: candidate to count as that digit (when the model reads it right) in the candidates' ceiling.
 READABLE = 0.7
@@ -124,7 +97,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=60, help="numbers per condition")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=None, help="artifacts dir (default: bundled)")
-    parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated subset")
+    parser.add_argument("--conditions", default=",".join(NUMBER_STYLES), help="comma-separated subset")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="MNIST split the digits come from (tune on train, report on test)")
     parser.add_argument("--without-verifier", action="store_true", help="read without the piece verifier")
@@ -143,15 +116,15 @@ def main() -> None:
     saved = 0
     start_all = time.perf_counter()
     for name in args.conditions.split(","):
-        length, gap, scale, shift, upscale, pen = CONDITIONS[name]
-        rng = np.random.default_rng([args.seed, list(CONDITIONS).index(SAME_NUMBERS_AS.get(name, name))])
+        style = NUMBER_STYLES[name]
+        length = style.digits
+        rng = np.random.default_rng([args.seed, list(NUMBER_STYLES).index(SAME_NUMBERS_AS.get(name, name))])
         right = edits = digits_total = count_right = ceiling_right = candidates_right = 0
         elapsed = 0.0
         for _ in range(args.n):
             idx = rng.choice(len(x_digits), size=length, replace=False)
             truth = "".join(str(int(d)) for d in y_digits[idx])
-            digits = [pen_digit(x, rng) for x in x_digits[idx]] if pen else list(x_digits[idx])
-            img, owner = compose_number(digits, rng, gap, scale, shift, upscale)
+            img, owner, digits = style.compose(list(x_digits[idx]), rng)
             t = time.perf_counter()
             reading = read_number(classifier, img)
             elapsed += time.perf_counter() - t
@@ -179,7 +152,7 @@ def main() -> None:
             "ms_per_number": round(1000 * elapsed / args.n, 1),
         }
         if length == 4:
-            totals = four[pen]
+            totals = four[style.pen]
             totals[0] += right
             totals[1] += args.n
             totals[2] += elapsed
@@ -190,11 +163,12 @@ def main() -> None:
         "split": args.split,
         "four_digit_number_accuracy": _share(four[False]),
         "four_digit_ms_per_number": _ms(four[False]),
-        "four_digit_conditions": [name for name in results if CONDITIONS[name][0] == 4 and not CONDITIONS[name][5]],
+        "four_digit_conditions": [name for name in results
+                                  if NUMBER_STYLES[name].digits == 4 and not NUMBER_STYLES[name].pen],
         "target_four_digit": 0.95,
         "pen_four_digit_number_accuracy": _share(four[True]),
         "pen_four_digit_ms_per_number": _ms(four[True]),
-        "pen_four_digit_conditions": [name for name in results if CONDITIONS[name][5]],
+        "pen_four_digit_conditions": [name for name in results if NUMBER_STYLES[name].pen],
         "conditions": results,
         "seconds": round(time.perf_counter() - start_all, 1),
     }, indent=2))

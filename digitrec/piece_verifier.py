@@ -39,20 +39,12 @@ from digitrec.hub import verify_artifacts
 from digitrec.normalize import ink_map
 from digitrec.segment import PIECE_FEATURES, candidate_digits
 from digitrec.serialization import save_model
-from digitrec.synthetic import MIXED_GAPS, compose_number
+from digitrec.synthetic import NUMBER_STYLES
 
-#: Numbers the verifier learns from: (share, digits, gap px or weighted gap ranges, scale range,
-#: baseline shift as a fraction of height). Gaps from spaced to overlapping, as people write.
-TRAINING_NUMBERS = (
-    (0.125, 4, (4, 10), (1.0, 1.0), 0.0),
-    (0.125, 4, (1, 3), (1.0, 1.0), 0.0),
-    (0.125, 4, (-1, 0), (1.0, 1.0), 0.0),
-    (0.125, 4, (-4, -2), (1.0, 1.0), 0.0),
-    (0.125, 4, (-2, 8), (0.75, 1.25), 0.15),
-    (0.125, 4, MIXED_GAPS, (0.9, 1.1), 0.05),
-    (0.125, 3, (-2, 8), (0.75, 1.25), 0.15),
-    (0.125, 5, (-2, 8), (0.75, 1.25), 0.15),
-)
+#: Numbers the verifier learns from: styles of :data:`~digitrec.synthetic.NUMBER_STYLES` and their
+#: shares. Gaps from spaced to overlapping, as people write.
+TRAINING_NUMBERS = {name: 0.125 for name in ("spaced", "close", "touching", "overlap", "sizes_baselines", "mixed",
+                                             "len3", "len5")}
 #: Numbers composed to train a verifier (about 2 minutes on two cores).
 N_NUMBERS = 2000
 #: Labelling thresholds (shares of ink; see the module docstring).
@@ -126,13 +118,15 @@ def training_set(classifier: Any, digits: np.ndarray, n_numbers: int,
     """Features, labels and number index of every clearly labelled candidate digit in
     ``n_numbers`` numbers composed from ``digits`` ((n, 28, 28) uint8, 255 = ink)."""
     rng = np.random.default_rng(seed)
-    shares = np.array([mix[0] for mix in TRAINING_NUMBERS])
+    styles = [NUMBER_STYLES[name] for name in TRAINING_NUMBERS]
+    shares = np.array(list(TRAINING_NUMBERS.values()))
     features, labels, numbers = [], [], []
     for number in range(n_numbers):
-        _, length, gap, scale, shift = TRAINING_NUMBERS[rng.choice(len(TRAINING_NUMBERS), p=shares / shares.sum())]
-        picked = digits[rng.choice(len(digits), size=length, replace=False)]
+        style = styles[rng.choice(len(styles), p=shares / shares.sum())]
+        picked = digits[rng.choice(len(digits), size=style.digits, replace=False)]
         try:
-            candidates = labelled_candidates(classifier, *compose_number(list(picked), rng, gap, scale, shift))
+            image, owner, _ = style.compose(list(picked), rng)
+            candidates = labelled_candidates(classifier, image, owner)
         except InvalidImageError:
             continue
         for x, y in candidates:

@@ -22,7 +22,7 @@ measured on them and trained with them:
 * :func:`compose_number` writes a number from single digit images side by side, with
   chosen gaps (touching and overlapping included), sizes and baselines, and says which
   digit each pixel of ink belongs to; :func:`pen_digit` redraws a digit for it as if with
-  the sketchpad's round pen.
+  the sketchpad's round pen; :data:`NUMBER_STYLES` names the ways numbers are written.
 
 Every generator takes a :class:`numpy.random.Generator` or an integer seed and is
 deterministic for it.
@@ -808,6 +808,52 @@ NUMBER_MARGIN = 8
 #: Gaps between MNIST-size digits in everyday handwriting, as :func:`compose_number` takes
 #: them: 1-10 px (70%), touching (20%) or overlapping by 2-3 px (10%).
 MIXED_GAPS = (((1, 10), 0.7), ((-1, 0), 0.2), ((-3, -2), 0.1))
+#: The same for pen-drawn digits (:func:`pen_digit`), about 4.8 times as tall.
+PEN_MIXED_GAPS = (((4, 48), 0.7), ((-4, 0), 0.2), ((-14, -10), 0.1))
+
+
+@dataclass(frozen=True)
+class NumberStyle:
+    """How a composed number is written: its number of digits and :func:`compose_number`'s
+    settings (gap range or weighted ranges, scale range, baseline shift, upscale), and
+    whether each digit is first redrawn with a round pen (:func:`pen_digit`)."""
+
+    digits: int
+    gap: tuple
+    scale: tuple[float, float] = (1.0, 1.0)
+    shift: float = 0.0
+    upscale: int = 1
+    pen: bool = False
+
+    def compose(self, digits: Sequence[np.ndarray], rng: RngLike) -> tuple[Image.Image, np.ndarray, list[np.ndarray]]:
+        """The number written with ``digits`` in this style: image and owner map as from
+        :func:`compose_number`, and the digit images as drawn (redrawn when ``pen``)."""
+        rng = as_rng(rng)
+        drawn = [pen_digit(d, rng) for d in digits] if self.pen else list(digits)
+        return (*compose_number(drawn, rng, self.gap, self.scale, self.shift, self.upscale), drawn)
+
+
+#: Number styles the reader is measured on (``bench/read_numbers.py``) and its piece verifier
+#: trained on (:mod:`digitrec.piece_verifier`). MNIST digits are about 20 px tall:
+#: ``spaced`` gaps of 4-10 px, ``close`` 1-3, ``touching`` -1-0, ``overlap`` -4 to -2 (they
+#: cross); ``sizes_baselines`` each digit scaled 0.75-1.25x and shifted up to 15% of its
+#: height, gaps -2-8; ``large`` the same 4x larger; ``mixed`` everyday handwriting
+#: (:data:`MIXED_GAPS`, scaled 0.9-1.1x, shifted up to 5%); ``len2``-``len6`` the
+#: ``sizes_baselines`` mix with 2-6 digits; ``pen_*`` drawn as on the sketchpad, with gaps of
+#: 16-40 px, -4-0 px (strokes touch) or the mixed ones at that size.
+NUMBER_STYLES = {
+    "spaced": NumberStyle(4, (4, 10)),
+    "close": NumberStyle(4, (1, 3)),
+    "touching": NumberStyle(4, (-1, 0)),
+    "overlap": NumberStyle(4, (-4, -2)),
+    "sizes_baselines": NumberStyle(4, (-2, 8), (0.75, 1.25), 0.15),
+    "large": NumberStyle(4, (-2, 8), (0.75, 1.25), 0.15, upscale=4),
+    "mixed": NumberStyle(4, MIXED_GAPS, (0.9, 1.1), 0.05),
+    **{f"len{k}": NumberStyle(k, (-2, 8), (0.75, 1.25), 0.15) for k in (2, 3, 5, 6)},
+    "pen_spaced": NumberStyle(4, (16, 40), pen=True),
+    "pen_touching": NumberStyle(4, (-4, 0), pen=True),
+    "pen_mixed": NumberStyle(4, PEN_MIXED_GAPS, (0.9, 1.1), 0.05, pen=True),
+}
 
 
 def pen_digit(image: np.ndarray, rng: RngLike, height: int = 96,
@@ -891,5 +937,6 @@ __all__ = [
     "FontInfo", "FontCatalog", "find_fonts", "sample_font", "render_font_digit",
     "STROKE_STYLES", "TARGETED_VARIANTS", "stroke_variant", "jitter_strokes", "render_stroke_variant",
     "mnist_strokes", "SketchStyle", "SKETCH_CONDITIONS", "sketch_canvas", "rasterize",
-    "ink_of", "phone_photo", "white_on_black", "MIXED_GAPS", "compose_number", "pen_digit", "as_rng",
+    "ink_of", "phone_photo", "white_on_black", "MIXED_GAPS", "PEN_MIXED_GAPS", "NumberStyle", "NUMBER_STYLES",
+    "compose_number", "pen_digit", "as_rng",
 ]

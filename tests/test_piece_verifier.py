@@ -21,7 +21,7 @@ from digitrec.data import load_sklearn_digits
 from digitrec.piece_verifier import add_piece_verifier, labelled_candidates, train_piece_verifier, whole_digit_labels
 from digitrec.normalize import ink_map
 from digitrec.segment import PIECE_FEATURES, candidate_digits, read_number
-from digitrec.synthetic import compose_number
+from digitrec.synthetic import NUMBER_STYLES, compose_number
 from test_segment import BROKEN_4, draw_number, template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +49,21 @@ def test_compose_number_says_which_digit_each_ink_pixel_belongs_to(digits):
     assert large.size == (4 * image.width, 4 * image.height)
     assert (large_owner[::4, ::4] == owner).all()
 
+
+
+def test_number_styles_write_their_digits_as_named(digits):
+    images, _ = digits
+    picked = list(images[:4])
+
+    base, base_owner, drawn = NUMBER_STYLES["sizes_baselines"].compose(picked, np.random.default_rng(0))
+    assert all(d is p for d, p in zip(drawn, picked)), "digits are written as given"
+    assert set(np.unique(base_owner)) == {0, 1, 2, 3, 4}
+    large, _, _ = NUMBER_STYLES["large"].compose(picked, np.random.default_rng(0))
+    assert large.size == (4 * base.width, 4 * base.height), "the same number, 4x larger"
+
+    pen, pen_owner, redrawn = NUMBER_STYLES["pen_touching"].compose(picked, np.random.default_rng(0))
+    assert [d.shape[0] > 3 * p.shape[0] for d, p in zip(redrawn, picked)] == [True] * 4, "redrawn with a pen"
+    assert pen.height > 96 and set(np.unique(pen_owner)) == {0, 1, 2, 3, 4}
 
 def test_pieces_are_labelled_by_the_ink_they_hold():
     owner = np.zeros((10, 20), np.uint8)
