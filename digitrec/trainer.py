@@ -19,7 +19,7 @@ from digitrec import plots
 from digitrec.artifacts import CONFIG_FILE, METRICS_FILE, MODEL_FILE, write_json
 from digitrec.augment import Distortion, augment
 from digitrec.corrections import load as load_corrections
-from digitrec.card import DEFAULT_REPO_ID, write_card
+from digitrec.card import DEFAULT_REPO_ID
 from digitrec.data import DigitDataset
 from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
@@ -125,8 +125,8 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         "extra_data": {"source": str(extra_data), "n": len(y_extra)} if extra_data is not None else None,
         "training_seconds": time.monotonic() - start,
     }
-    _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results, repo_id)
-    progress.step("training the piece verifier for reading whole numbers")
+    _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results)
+    progress.step("training the piece verifier for reading whole numbers")  # it also writes the card
     metrics["piece_verifier"] = add_piece_verifier(out, dataset.x_train, QUICK_VERIFIER_NUMBERS if quick else N_NUMBERS,
                                                    seed=seed, repo_id=repo_id)
     print(f"chosen: {chosen.name}, test accuracy {metrics['test_accuracy']:.4f}, "
@@ -144,7 +144,8 @@ def _calibrated(candidate: Candidate, params: dict[str, Any], X: np.ndarray, y: 
 
 
 def _write_artifacts(out: Path, model: Any, metrics: dict[str, Any], X_test: np.ndarray, y_test: np.ndarray,
-                     proba: np.ndarray, results: list[CandidateResult], repo_id: str) -> None:
+                     proba: np.ndarray, results: list[CandidateResult]) -> None:
+    """The model, its config and metrics, and the plots (the card comes with the piece verifier)."""
     out.mkdir(parents=True, exist_ok=True)
     trusted = save_model(model, out / MODEL_FILE)
     config = {
@@ -169,4 +170,3 @@ def _write_artifacts(out: Path, model: Any, metrics: dict[str, Any], X_test: np.
     plots.one_vs_rest_curves(proba, y_test, CLASSES, out / plots.ROC_PNG, out / plots.PR_PNG)
     plots.misclassified_grid(X_test, y_test, y_pred, CLASSES, out / plots.ERRORS_PNG)
     plots.comparison([r.as_dict() for r in results], out / plots.COMPARISON_PNG)
-    write_card(out, model, config, metrics, repo_id)
