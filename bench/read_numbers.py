@@ -71,13 +71,12 @@ def candidates_hold_every_digit(classifier, image, owner: np.ndarray, truth: str
     the model reads right (see ``READABLE``)."""
     ink, owner = ink_owners(image, owner)
     candidates = candidate_digits(classifier, ink)
-    labels = classifier.predict_proba_normalized(np.stack([mnist_from_ink(crop) for crop, _, _ in candidates])).argmax(axis=1)
     all_counts, totals = ink_counts(candidates, owner)
     found = set()
-    for counts, label in zip(all_counts, labels):
+    for counts, candidate in zip(all_counts, candidates):
         main = int(counts.argmax())
         if (counts[main] >= READABLE * max(counts.sum(), 1) and counts[main] >= READABLE * totals[main]
-                and classifier.classes[label] == truth[main - 1]):
+                and candidate.label == truth[main - 1]):
             found.add(main)
     return len(found) == len(truth)
 

@@ -61,8 +61,7 @@ def make_verifier(seed: int = 0) -> HistGradientBoostingClassifier:
                                           early_stopping=False, random_state=seed)
 
 
-def whole_digit_labels(candidates: Sequence[tuple[np.ndarray, tuple[int, int], np.ndarray]],
-                       owner: np.ndarray) -> list[int | None]:
+def whole_digit_labels(candidates: Sequence[tuple[Any, ...]], owner: np.ndarray) -> list[int | None]:
     """1 for candidates (as from :func:`~digitrec.segment.candidate_digits`) that are one whole
     digit, 0 for those that are not, None when unclear; ``owner`` says which digit (1, 2, ...,
     0 for paper) each pixel of the ink map belongs to."""
@@ -110,7 +109,7 @@ def labelled_candidates(classifier: Any, image: Image.Image, owner: np.ndarray) 
     :func:`~digitrec.synthetic.compose_number`)."""
     ink, owner = ink_owners(image, owner)
     candidates = candidate_digits(classifier, ink)
-    return [(x, y) for (_, _, x), y in zip(candidates, whole_digit_labels(candidates, owner))]
+    return [(c.features, y) for c, y in zip(candidates, whole_digit_labels(candidates, owner))]
 
 
 def training_set(classifier: Any, digits: np.ndarray, n_numbers: int,

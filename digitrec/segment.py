@@ -40,7 +40,7 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
 6. **Piece verifier.** When the classifier comes with one (``piece_verifier``, trained by
    :mod:`digitrec.piece_verifier` on numbers composed from MNIST training digits), each
    candidate's doubt also gets ``-log`` of the verifier's probability that it is exactly one
-   whole digit, judged from the features :func:`piece_features` lists: its shape against
+   whole digit, judged from the features :data:`PIECE_FEATURES` lists: its shape against
    the line and the model's probabilities together, where a merged pair or a fragment
    gives itself away even though its top probability is high.
 
@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -116,7 +116,7 @@ MAX_PIECE_COST = 4.0
 #: the least ``q`` counted (so one verdict never outweighs everything else). The weight was
 #: tuned on numbers of MNIST *training* digits (``bench/read_numbers.py --split train``).
 VERIFIER_WEIGHT, VERIFIER_FLOOR = 2.5, 1e-4
-#: What :func:`piece_features` returns for a candidate digit, in order.
+#: The features of a candidate digit a piece verifier judges (:func:`_piece_features`), in order.
 PIECE_FEATURES = ("digit_probability_sum", "top_probability", "second_probability", "width", "height",
                   "log_aspect", "width_to_typical", "reach", "cut", "cut_ink", "joined", "shape_cost")
 #: Cost of leaving a cluster unread: above any reading, so only a cluster nothing can read is left out...
@@ -295,18 +295,27 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
     return NumberReading("".join(d.label for d in digits), digits, images)
 
 
-def candidate_digits(classifier: Any, ink: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int], np.ndarray]]:
+class CandidateDigit(NamedTuple):
+    """A candidate digit :func:`read_ink` weighs, classified."""
+
+    crop: np.ndarray  #: its ink: a crop of the ink map scaled to peak 1, other digits' ink removed
+    origin: tuple[int, int]  #: the crop's top-left pixel (y, x) in the ink map
+    label: str  #: the label the model reads it as
+    features: np.ndarray  #: its :data:`PIECE_FEATURES`
+
+
+def candidate_digits(classifier: Any, ink: np.ndarray) -> list[CandidateDigit]:
     """Every candidate digit :func:`read_ink` weighs in an ink map (2-D, 1 = ink), classified.
 
-    For each: its ink (a crop of the ink map scaled to peak 1, other digits' ink removed),
-    the crop's origin (y, x) in the ink map, and its :func:`piece_features`. This is what
-    a piece verifier is trained on (:mod:`digitrec.piece_verifier`).
+    This is what a piece verifier is trained on (:mod:`digitrec.piece_verifier`).
     """
     _, _, segments, line = _candidates(classifier, scaled_ink(ink, _EMPTY_MESSAGE))
-    return [(s.crop, s.origin, piece_features(s, line)) for s in segments]
+    classes = list(classifier.classes)
+    return [CandidateDigit(s.crop, s.origin, classes[int(np.argmax(s.probabilities))], _piece_features(s, line))
+            for s in segments]
 
 
-def piece_features(segment: _Segment, line: _Line) -> np.ndarray:
+def _piece_features(segment: _Segment, line: _Line) -> np.ndarray:
     """The classified candidate digit's :data:`PIECE_FEATURES`: its digit probabilities' sum
     (below 1 by the not-a-digit probability) and two largest values; its width and height
     in line heights, log width/height, width in typical digit widths, how far it may reach
@@ -721,7 +730,7 @@ def _classify(classifier: Any, segments: list[_Segment], line: _Line) -> None:
             segment.doubt += _aspect_cost(digits[best], segment.box, segment.reach)
     verifier = getattr(classifier, "piece_verifier", None)
     if verifier is not None:
-        whole = verifier.predict_proba(np.stack([piece_features(s, line) for s in usable]))[:, 1]
+        whole = verifier.predict_proba(np.stack([_piece_features(s, line) for s in usable]))[:, 1]
         for segment, q in zip(usable, whole):
             segment.doubt -= VERIFIER_WEIGHT * math.log(max(float(q), VERIFIER_FLOOR))
 

@@ -96,7 +96,7 @@ def test_candidates_of_a_composed_number_include_each_whole_digit(classifier, di
 
 def _features(classifier, image) -> dict[str, np.ndarray]:
     """Each of :data:`PIECE_FEATURES` over the candidate digits of ``image``."""
-    table = np.stack([features for _, _, features in candidate_digits(classifier, ink_map(image))])
+    table = np.stack([c.features for c in candidate_digits(classifier, ink_map(image))])
     return dict(zip(PIECE_FEATURES, table.T))
 
 
