@@ -41,22 +41,29 @@ CANVAS_SIZE = 400
 #: The concurrency group of the events that run the model (see ``build_app``).
 MODEL_CONCURRENCY_ID = "model"
 
-# The editor starts with no tool selected ("select the draw tool to start"): pick the brush
-# once the canvas is on the page, so drawing works straight away with a mouse or a finger.
-SELECT_BRUSH_JS = """
+
+def select_brush_js(elem_id: str) -> str:
+    """Page JavaScript that picks the brush of sketchpad ``#elem_id`` once it is on the page.
+
+    The editor starts with no tool selected ("select the draw tool to start"), so drawing
+    would not work straight away with a mouse or a finger. Tabs render on first visit: a
+    sketchpad in one gets this when its tab is selected. The brush is only clicked while
+    the editor still asks for a tool (clicking it again would open its size menu).
+    """
+    return """
 () => {
   let tries = 0;
   const timer = setInterval(() => {
-    const root = document.querySelector("#sketch");
+    const root = document.querySelector("#%s");
     const brush = root && (root.querySelector('button[aria-label="Brush"]')
                            || root.querySelector(".toolbar-wrap button"));
     if (brush || ++tries > 100) {
       clearInterval(timer);
-      if (brush) brush.click();
+      if (brush && root.innerText.includes("select the draw tool")) brush.click();
     }
   }, 100);
 }
-"""
+""" % elem_id
 
 
 def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> gr.Blocks:
@@ -108,7 +115,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                     image_label, image_note, image_preview, image_heat, image_fix, image_fix_button, \
                         image_fix_note = _result_column("upload")
 
-            with gr.Tab("Number", id="number"):
+            with gr.Tab("Number", id="number") as number_tab:
                 with gr.Row():
                     with gr.Column(scale=3, min_width=320):
                         number_sketch = _sketchpad(
@@ -170,7 +177,8 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                                 api_visibility="private", **model)
         image_fix_button.click(corrections.submit_upload, [image, image_fix], image_fix_note, preprocess=False,
                                api_visibility="private", **model)
-        demo.load(None, js=SELECT_BRUSH_JS)
+        demo.load(None, js=select_brush_js("sketch"))
+        number_tab.select(None, js=select_brush_js("number-sketch"))
 
         # The API: endpoints without a trigger on the page, so an empty payload is an error.
         gr.on([], predictor.predict, image, image_label, api_name="predict", preprocess=False, **model)

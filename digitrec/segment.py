@@ -795,25 +795,41 @@ def _scaled_box(box: Box, scale: tuple[float, float], size: tuple[int, int] | No
 
 
 def draw_boxes(image: ImageInput, reading: NumberReading) -> Image.Image:
-    """A copy of ``image`` (RGB) with each digit's box and its label and confidence drawn on it."""
+    """A copy of ``image`` (RGB, transparency on white) with each digit's box drawn on it,
+    under a band holding each digit's label and confidence above its box.
+
+    Labels go in the band, not on the image, so they never hide ink (a number drawn edge to
+    edge on the sketchpad leaves no room above its digits); a label that would overlap its
+    left neighbour's goes one row up.
+    """
     img = open_image(image)
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         base = Image.new("RGBA", img.size, (255, 255, 255, 255))
         base.alpha_composite(img.convert("RGBA"))
         img = base
-    out = img.convert("RGB")
-    draw = ImageDraw.Draw(out)
-    line = max(1, round(max(out.size) / 200))
+    img = img.convert("RGB")
+    line = max(1, round(max(img.size) / 200))
     heights = [d.box[3] - d.box[1] for d in reading.digits]
     font = _font(max(10, int(0.3 * (np.median(heights) if heights else 20))))
+    measure = ImageDraw.Draw(img)
+    labels, row_ends = [], []  # (text, text box, row) per digit; where each row's last label ends
     for digit in reading.digits:
+        text = f"{digit.label} {digit.confidence:.0%}"
+        left, top, right, bottom = measure.textbbox((0, 0), text, font=font)
+        x0, x1 = digit.box[0], digit.box[0] + right - left + 2
+        row = next((r for r, end in enumerate(row_ends) if end + line < x0), len(row_ends))
+        row_ends[row:row + 1] = [x1]
+        labels.append((text, (left, top, right, bottom), row))
+    text_h = max((b[3] - b[1] + 2 for _, b, _ in labels), default=0)
+    band = len(row_ends) * (text_h + line) + line
+    out = Image.new("RGB", (img.width, img.height + band), (255, 255, 255))
+    out.paste(img, (0, band))
+    draw = ImageDraw.Draw(out)
+    for digit, (text, (left, top, right, _), row) in zip(reading.digits, labels):
         colour = (0, 150, 60) if digit.confidence >= 0.5 else (220, 60, 30)
         x0, y0, x1, y1 = digit.box
-        draw.rectangle([x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)], outline=colour, width=line)
-        text = f"{digit.label} {digit.confidence:.0%}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        text_h = bottom - top + 2
-        ty = y0 - text_h - line if y0 - text_h - line >= 0 else min(y1 + line, max(0, out.height - text_h))
+        draw.rectangle([x0, band + y0, max(x0, x1 - 1), band + max(y0, y1 - 1)], outline=colour, width=line)
+        ty = band - (row + 1) * (text_h + line)
         draw.rectangle([x0, ty, x0 + right - left + 2, ty + text_h], fill=colour)
         draw.text((x0 + 1 - left, ty + 1 - top), text, fill=(255, 255, 255), font=font)
     return out

@@ -77,3 +77,25 @@ def test_draw_then_upload(page, app_url):
         "() => document.querySelector(\"#upload-label [data-testid='label-output-value']\")?.innerText.trim() === '2'",
         timeout=30_000,
     )
+
+
+def test_write_a_number(page, app_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Number").click()
+    sketchpad = page.locator("#number-sketch")
+    canvas = sketchpad.locator("canvas").first
+    canvas.wait_for(state="visible")
+    # The tab renders on first visit; the app then selects its brush too.
+    sketchpad.get_by_text("select the draw tool").wait_for(state="detached")
+
+    box = canvas.bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    draw(page, [(x + 0.3 * w, y + 0.35 * h), (x + 0.3 * w, y + 0.65 * h)])  # 1
+    draw(page, [(x + 0.42 * w, y + 0.35 * h), (x + 0.55 * w, y + 0.35 * h), (x + 0.46 * w, y + 0.65 * h)])  # 7
+    page.wait_for_function(
+        "() => /\"number\"\\s*:\\s*\"17\"/.test(document.querySelector('#number-json')?.innerText ?? '')",
+        timeout=30_000,
+    )
+    page.locator("#number-boxes img").wait_for(state="visible")  # the drawing with a box on each digit
+    page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)

@@ -281,17 +281,34 @@ def test_as_dict_is_json(classifier):
     assert 0.0 < reading.confidence <= 1.0
 
 
-def test_draw_boxes_marks_the_digits(classifier):
-    image, _ = draw_number([template(int(d)) for d in "59"], gap=20, transparent=True)
+def _coloured(image: Image.Image) -> np.ndarray:
+    pixels = np.asarray(image).astype(int)
+    return np.abs(pixels[..., 0] - pixels[..., 1]) + np.abs(pixels[..., 1] - pixels[..., 2]) > 60
+
+
+def test_draw_boxes_marks_the_digits_without_hiding_ink(classifier):
+    drawing, _ = draw_number([template(int(d)) for d in "59"], gap=20, transparent=True)
+    image = drawing.crop(drawing.getbbox())  # ink from edge to edge: no room above the digits
     reading = read_number(classifier, image)
     drawn = draw_boxes(image, reading)
-    assert drawn.mode == "RGB" and drawn.size == image.size
-    pixels = np.asarray(drawn).astype(int)
-    coloured = np.abs(pixels[..., 0] - pixels[..., 1]) + np.abs(pixels[..., 1] - pixels[..., 2]) > 60
-    assert coloured.sum() > 100  # boxes and labels are drawn in colour on a gray drawing
+
+    band = drawn.height - image.height
+    assert drawn.mode == "RGB" and drawn.width == image.width and band > 0
+    coloured = _coloured(drawn)
+    assert coloured[:band].sum() > 100, "labels go in a band above the drawing"
     x0, y0, _, y1 = reading.digits[0].box
-    assert coloured[y0: y1, x0].any()  # the first box's left edge
+    assert coloured[band + y0: band + y1, x0].all(), "the first box's left edge"
+    ink = np.asarray(image)[..., 3] > 128
+    still_dark = np.asarray(drawn.convert("L"))[band:][ink] < 100
+    assert still_dark.mean() > 0.9, "only box edges touch the ink"
     assert np.asarray(image)[..., 3].max() == 255  # the input is not modified
+
+
+def test_labels_of_narrow_neighbours_do_not_overlap(classifier):
+    wide, _ = draw_number([template(int(d)) for d in "59"], gap=20)
+    narrow, _ = draw_number([template(1)] * 3, gap=10)
+    bands = [draw_boxes(image, read_number(classifier, image)).height - image.height for image in (wide, narrow)]
+    assert bands[1] > bands[0], "a label wider than the gap to the next digit goes one row up"
 
 
 @pytest.mark.parametrize("blank", [
