@@ -120,7 +120,8 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                     with gr.Column(scale=3, min_width=320):
                         number_sketch = _sketchpad(
                             "Write a number (a year, a ZIP code...)", "number-sketch",
-                            (2 * CANVAS_SIZE, CANVAS_SIZE // 2), brush_size=10,
+                            (int(1.8 * CANVAS_SIZE), int(0.9 * CANVAS_SIZE)), brush_size=12,
+                            height=f"min({int(0.9 * CANVAS_SIZE) + 130}px, calc(50vw + 100px))",
                         )
                         number_image = gr.Image(
                             label="...or upload a picture of one",
