@@ -1,11 +1,14 @@
-"""The page in a real browser: draw a digit with the mouse, upload a file, click an example.
+"""The page in a real browser: draw a digit with the mouse, upload a file, click an example,
+write a number, correct a wrong reading.
 
-Screenshots of both tabs go to ``test-artifacts/`` for a human to look at.
+Screenshots of the tabs go to ``test-artifacts/`` for a human to look at.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from digitrec.corrections import CorrectionStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
@@ -99,3 +102,27 @@ def test_write_a_number(page, app_url):
     )
     page.locator("#number-boxes img").wait_for(state="visible")  # the drawing with a box on each digit
     page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)
+
+
+def test_correct_a_drawing(page, app_url, corrections_dir):
+    page.goto(app_url)
+    canvas = page.locator("#sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator("#sketch").get_by_text("select the draw tool").wait_for(state="detached")
+    box = canvas.bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    draw(page, [(x + 0.5 * w, y + 0.25 * h), (x + 0.5 * w, y + 0.75 * h)])
+    assert predicted(page, "sketch-label") == "1"
+    before = len(CorrectionStore(corrections_dir).load()[1])
+
+    page.locator("#sketch-fix").click()  # "Wrong? Tell us the right digit"
+    page.locator("#sketch-fix-choice").get_by_text("7", exact=True).click()
+    page.locator("#sketch-fix-save").click()
+    page.locator("#sketch-fix-note").get_by_text("the model said 1, you said 7").wait_for(state="visible")
+    _, labels, records = CorrectionStore(corrections_dir).load()
+    assert len(labels) == before + 1 and records[-1]["corrected"] == "7" and records[-1]["predicted"] == "1"
+
+    # A new drawing starts afresh: the last digit chosen is not filed under it by mistake.
+    page.locator("#sketch button[aria-label='Clear canvas']").click()
+    page.locator("#sketch-fix-note").get_by_text("you said 7").wait_for(state="detached")
+    assert page.locator("#sketch-fix-choice input:checked").count() == 0
