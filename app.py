@@ -132,9 +132,17 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                             sources=["upload", "clipboard", "webcam"],
                             height=CANVAS_SIZE // 2,
                         )
+                        gr.Examples(
+                            examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("number_*.png"))],
+                            inputs=number_image,
+                            label="Example numbers (click one)",
+                            elem_id="number-examples",
+                            api_visibility="private",
+                        )
                     with gr.Column(scale=2, min_width=220):
-                        number_boxes = gr.Image(label="Digits found", elem_id="number-boxes", interactive=False,
-                                                buttons=[])
+                        # no label badge: it would cover the digits' labels along the image's top
+                        number_boxes = gr.Image(label="Digits found", show_label=False, elem_id="number-boxes",
+                                                interactive=False, buttons=[])
                         number_json = gr.JSON(label="Reading", elem_id="number-json")
 
         with gr.Accordion("About the model", open=False, elem_id="about"):

@@ -103,6 +103,12 @@ def test_write_a_number(page, app_url):
     page.locator("#number-boxes img").wait_for(state="visible")  # the drawing with a box on each digit
     page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)
 
+    page.locator("#number-examples img[src$='number_90210.png']").click()
+    page.wait_for_function(
+        "() => /\"number\"\\s*:\\s*\"90210\"/.test(document.querySelector('#number-json')?.innerText ?? '')",
+        timeout=30_000,
+    )
+
 
 def test_correct_a_drawing(page, app_url, corrections_dir):
     page.goto(app_url)
