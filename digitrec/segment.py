@@ -133,6 +133,11 @@ REACH = 0.25
 PART_HEIGHT, PART_GAP = 0.85, 0.12
 #: Most digits read in one image (more separate marks than this is not a number).
 MAX_DIGITS = 40
+#: One mark wider than this many times its height may be several digits touching (:func:`several_digits`).
+WIDE_MARK = 1.2
+#: Most horizontal overlap of neighbouring digits' boxes, in the narrower one's widths, for
+#: :func:`several_digits` to call them separate digits.
+SIDE_BY_SIDE = 0.1
 _EMPTY_MESSAGE = "No number found: the image is empty or has no visible ink."
 
 Box = tuple[int, int, int, int]
@@ -273,8 +278,28 @@ def read_number(classifier: Any, image: ImageInput) -> NumberReading:
     """
     img = open_image(image)
     ink = ink_map(img)
-    scale = (img.width / ink.shape[1], img.height / ink.shape[0])
-    return read_ink(classifier, ink, scale=scale, size=img.size)
+    return read_ink(classifier, ink, scale=(img.width / ink.shape[1], img.height / ink.shape[0]), size=img.size)
+
+
+def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
+    """The reading of ``image`` as a number when it plainly holds several digits side by
+    side, else None.
+
+    For telling someone who sent a whole number where one digit is expected. Cheap for one
+    digit: the number is only read when the ink is several digit-sized marks, or one mark
+    more than ``WIDE_MARK`` times as wide as tall (digits touching). Digits whose boxes
+    overlap by more than ``SIDE_BY_SIDE`` of the narrower one's width are more likely the
+    parts of one digit (an open 4 read as 21) than two: then None too.
+    """
+    img = open_image(image)
+    ink = ink_map(img)
+    _, clusters = _clusters(scaled_ink(ink, _EMPTY_MESSAGE))
+    if len(clusters) < 2 and all(c.width <= WIDE_MARK * c.height for c in clusters):
+        return None
+    reading = read_ink(classifier, ink, scale=(img.width / ink.shape[1], img.height / ink.shape[0]), size=img.size)
+    boxes = [d.box for d in reading.digits]
+    apart = all(a[2] - b[0] <= SIDE_BY_SIDE * min(a[2] - a[0], b[2] - b[0]) for a, b in zip(boxes, boxes[1:]))
+    return reading if len(boxes) > 1 and apart else None
 
 
 def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0, 1.0),

@@ -9,8 +9,8 @@ Handlers come in two kinds:
 * API handlers (``predict``, ``predict_sketch``, ``predict_batch``) return the value of a
   ``gr.Label`` (or a list of them) and raise :class:`gradio.Error` for anything a client
   must fix, including an empty payload;
-* UI handlers (``show_upload``, ``show_sketch``) also return the 28x28 preview and the
-  "unsure" note, and treat an empty input (a cleared image, a cleared or fully erased
+* UI handlers (``show_upload``, ``show_sketch``) also return the 28x28 preview, the
+  heatmap and a note (the model is unsure; the image holds several digits), and treat an empty input (a cleared image, a cleared or fully erased
   canvas) as "nothing to show" rather than an error: the user did not ask for a prediction.
 
 Bad input becomes a :class:`gradio.Error` carrying the :class:`InvalidImageError` message;
@@ -40,6 +40,7 @@ from digitrec.batch_input import batch_images
 from digitrec.classifier import DigitClassifier
 from digitrec.errors import InvalidImageError
 from digitrec.explain import heatmap_image, occlusion_heatmap
+from digitrec.segment import several_digits
 from digitrec.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 HUB_URL = "https://huggingface.co"
 
 UNSURE_MESSAGE = "Not sure — is this a digit?"
+NUMBER_MESSAGE = "**This looks like several digits, not one.** The Number tab reads it as {number}."
 GENERIC_ERROR = "Something went wrong while classifying this image. Please try again, or try another image."
 NO_IMAGE_MESSAGE = "No image received: send a PNG, JPEG, GIF, BMP, WebP or TIFF file."
 NO_SKETCH_MESSAGE = (
@@ -205,11 +207,17 @@ class Predictor:
 
     # -- UI handlers ----------------------------------------------------------------------
 
-    def _shown(self, prediction: Prediction) -> tuple[dict[str, float], np.ndarray, str, Image.Image]:
-        """Label, preview, note, and the occlusion heatmap of the predicted class."""
+    def _shown(self, image: Any) -> tuple[dict[str, float], np.ndarray, str, Image.Image]:
+        """Label, preview, note, and the occlusion heatmap of the predicted class for an image.
+
+        The note also says when the image holds a whole number, and how the Number tab reads it.
+        """
+        prediction = self.classify(image)
         heat = occlusion_heatmap(self.classifier, prediction.image, self.classifier.classes.index(prediction.label))
-        return (prediction.label_value(), prediction.preview(), prediction.note(),
-                heatmap_image(prediction.image, heat, size=PREVIEW_SIZE))
+        number = several_digits(self.classifier, image)
+        note = prediction.note() if number is None else NUMBER_MESSAGE.format(number=number.number)
+        return prediction.label_value(), prediction.preview(), note, heatmap_image(prediction.image, heat,
+                                                                                    size=PREVIEW_SIZE)
 
     @user_facing
     def show_upload(self, image: dict[str, Any] | None) -> tuple[Any, Any, str, Any]:
@@ -217,7 +225,7 @@ class Predictor:
         path = image_file(image)
         if path is None:
             return None, None, "", None
-        return self._shown(self.classify(path))
+        return self._shown(path)
 
     @user_facing
     def show_sketch(self, sketch: dict[str, Any] | None) -> tuple[Any, Any, str, Any]:
@@ -225,7 +233,7 @@ class Predictor:
         image = sketch_image(sketch_value(self.sketchpad, sketch))
         if image is None or is_blank(image):  # cleared, or every stroke erased
             return None, None, "", None
-        return self._shown(self.classify(image))
+        return self._shown(image)
 
 
 def sketch_image(sketch: dict[str, Any] | None) -> Image.Image | None:

@@ -205,6 +205,21 @@ def test_ui_handlers_show_label_preview_note_and_heatmap(predictor):
     assert max(label, key=label.get) == "7"
 
 
+
+def test_ui_handlers_say_when_the_input_is_a_whole_number(predictor, tmp_path):
+    _, _, note, _ = predictor.show_upload(raw_file(ROOT / "examples" / "number_90210.png"))
+    assert "several digits" in note and "reads it as 90210" in note
+
+    seven = Image.open(TEST_DATA / "sketch_7.png")  # RGBA, transparent background, like the sketchpad's
+    two = Image.new("RGBA", (2 * seven.width, seven.height), (0, 0, 0, 0))
+    two.paste(seven, (0, 0))
+    two.paste(seven, (seven.width, 0))
+    two.save(tmp_path / "77.png")
+    _, _, note, _ = predictor.show_sketch(raw_sketch(tmp_path / "77.png"))
+    assert "reads it as 77" in note
+    for digit in ("digit_4.png", "digit_7.png"):  # one digit: no such note
+        assert "several digits" not in predictor.show_upload(raw_file(ROOT / "examples" / digit))[2]
+
 def test_ui_handlers_clear_on_an_empty_input(predictor):
     assert predictor.show_upload(None) == (None, None, "", None)
     assert predictor.show_sketch(None) == (None, None, "", None)
