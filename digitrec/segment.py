@@ -296,7 +296,11 @@ def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
     _, clusters = _clusters(scaled_ink(ink, _EMPTY_MESSAGE))
     if len(clusters) < 2 and all(c.width <= WIDE_MARK * c.height for c in clusters):
         return None
-    reading = read_ink(classifier, ink, scale=(img.width / ink.shape[1], img.height / ink.shape[0]), size=img.size)
+    try:
+        reading = read_ink(classifier, ink, scale=(img.width / ink.shape[1], img.height / ink.shape[0]),
+                           size=img.size)
+    except InvalidImageError:  # more marks than a number has: not one the reader would read
+        return None
     boxes = [d.box for d in reading.digits]
     apart = all(a[2] - b[0] <= SIDE_BY_SIDE * min(a[2] - a[0], b[2] - b[0]) for a, b in zip(boxes, boxes[1:]))
     return reading if len(boxes) > 1 and apart else None

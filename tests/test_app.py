@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digitrec import serving
 from digitrec.serving import LOW_CONFIDENCE, PREVIEW_SIZE, UNSURE_MESSAGE, Prediction, Predictor
@@ -219,6 +219,13 @@ def test_ui_handlers_say_when_the_input_is_a_whole_number(predictor, tmp_path):
     assert "reads it as 77" in note
     for digit in ("digit_4.png", "digit_7.png"):  # one digit: no such note
         assert "several digits" not in predictor.show_upload(raw_file(ROOT / "examples" / digit))[2]
+
+    strokes = Image.new("L", (1200, 100), 255)  # more marks than a number has: still a prediction, no note
+    for k in range(60):
+        ImageDraw.Draw(strokes).line([(10 + 19 * k, 20), (15 + 19 * k, 70)], fill=0, width=3)
+    strokes.save(tmp_path / "strokes.png")
+    label, _, note, _ = predictor.show_upload(raw_file(tmp_path / "strokes.png"))
+    assert label and "several digits" not in note
 
 def test_ui_handlers_clear_on_an_empty_input(predictor):
     assert predictor.show_upload(None) == (None, None, "", None)
