@@ -68,6 +68,8 @@ MAX_INK_SHARE = 0.25
 UNEVEN_PAPER_CONTRAST = 0.5
 #: An image whose ink contrast is below this is considered empty.
 MIN_CONTRAST = 0.08
+#: Ink values spanning less than this (of the ink map's [0, 1]) are flat: no threshold to find.
+FLAT_RANGE = 1e-3
 #: Transparent images: opaque pixels differing from the colour at the opaque region's rim
 #: by more than this (any channel, 0-1) are marks drawn *on* an opaque card...
 MARK_CONTRAST = 0.1
@@ -362,14 +364,15 @@ def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
 
 
 def ink_level(ink: np.ndarray) -> float:
-    """The ink threshold of an ink map scaled to [0, 1]: Otsu's, kept within 0.25-0.6 (0.5 if flat).
+    """The ink threshold of an ink map scaled to [0, 1]: Otsu's, kept within 0.25-0.6 (0.5 if
+    flat: values within ``FLAT_RANGE`` of each other).
 
     The histogram is the one ``threshold_otsu(ink)`` makes (256 bins over the ink's range,
     each value in the same bin), computed with numpy's equal-width binning: skimage passes
     numpy the bin edges, which makes it sort the pixels, several times slower.
     """
     low, high = ink.min(), ink.max()
-    if low == high:
+    if float(high) - float(low) < FLAT_RANGE:  # no contrast (and too narrow for 256 float32 bins)
         return 0.5
     counts, edges = np.histogram(ink, bins=256, range=(low, high))
     return max(0.25, min(0.6, float(threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0)))))
