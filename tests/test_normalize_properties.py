@@ -1,4 +1,5 @@
-"""Property-based tests of the normalization: any image in, a valid model input or InvalidImageError out.
+"""Property-based tests of the normalization and the number reader: any image in, a valid
+model input (or reading) or InvalidImageError out.
 
 Images of arbitrary size (1..600 pixels a side), mode and pixel values are built from a
 small hypothesis-drawn array (so that failures shrink to a few pixels) stretched to the
@@ -19,6 +20,7 @@ from PIL import Image
 
 from digitrec.errors import InvalidImageError
 from digitrec.normalize import mnist_from_ink, to_mnist
+from digitrec.segment import read_number, several_digits
 
 MODES = ["L", "LA", "RGB", "RGBA", "P", "I;16", "F", "CMYK", "1"]
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "P": 1, "I;16": 1, "F": 1, "CMYK": 4, "1": 1}
@@ -150,3 +152,22 @@ def test_any_ink_map_gives_a_model_input_or_invalid_image_error(ink):
     except InvalidImageError:
         return
     _assert_valid_model_input(result)
+
+
+@PROPERTY_SETTINGS
+@given(image=images(), encode=st.booleans())
+def test_any_image_gives_a_number_reading_or_invalid_image_error(classifier, image, encode):
+    """The number reader, and the one-digit tabs' check for a whole number, on the same inputs."""
+    source = _encoded(image) if encode else image
+    try:
+        reading = read_number(classifier, source)
+    except InvalidImageError as exc:
+        assert str(exc)
+        return
+    assert reading.number == "".join(d.label for d in reading.digits) and reading.number
+    for digit in reading.digits:
+        x0, y0, x1, y1 = digit.box
+        assert 0 <= x0 <= x1 <= image.width and 0 <= y0 <= y1 <= image.height
+        assert 0.0 <= digit.confidence <= 1.0
+    several = several_digits(classifier, source)
+    assert several is None or len(several.digits) > 1
