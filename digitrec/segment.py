@@ -278,7 +278,7 @@ def read_number(classifier: Any, image: ImageInput) -> NumberReading:
     """
     img = open_image(image)
     ink = ink_map(img)
-    return read_ink(classifier, ink, scale=(img.width / ink.shape[1], img.height / ink.shape[0]), size=img.size)
+    return read_ink(classifier, ink, scale=_ink_scale(img, ink), size=img.size)
 
 
 def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
@@ -297,13 +297,17 @@ def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
     if len(clusters) < 2 and all(c.width <= WIDE_MARK * c.height for c in clusters):
         return None
     try:
-        reading = read_ink(classifier, ink, scale=(img.width / ink.shape[1], img.height / ink.shape[0]),
-                           size=img.size)
+        reading = read_ink(classifier, ink, scale=_ink_scale(img, ink), size=img.size)
     except InvalidImageError:  # more marks than a number has: not one the reader would read
         return None
     boxes = [d.box for d in reading.digits]
     apart = all(a[2] - b[0] <= SIDE_BY_SIDE * min(a[2] - a[0], b[2] - b[0]) for a, b in zip(boxes, boxes[1:]))
     return reading if len(boxes) > 1 and apart else None
+
+
+def _ink_scale(img: Image.Image, ink: np.ndarray) -> tuple[float, float]:
+    """Image pixels per ink-map pixel, across and down (the ink map may be downscaled)."""
+    return img.width / ink.shape[1], img.height / ink.shape[0]
 
 
 def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0, 1.0),

@@ -10,8 +10,9 @@ Handlers come in two kinds:
   ``gr.Label`` (or a list of them) and raise :class:`gradio.Error` for anything a client
   must fix, including an empty payload;
 * UI handlers (``show_upload``, ``show_sketch``) also return the 28x28 preview, the
-  heatmap and a note (the model is unsure; the image holds several digits), and treat an empty input (a cleared image, a cleared or fully erased
-  canvas) as "nothing to show" rather than an error: the user did not ask for a prediction.
+  heatmap and a note (the model is unsure; the image holds several digits), and treat an
+  empty input (a cleared image, a cleared or fully erased canvas) as "nothing to show"
+  rather than an error: the user did not ask for a prediction.
 
 Bad input becomes a :class:`gradio.Error` carrying the :class:`InvalidImageError` message;
 any other exception is logged with its traceback and reported with a generic message.
@@ -216,8 +217,7 @@ class Predictor:
         heat = occlusion_heatmap(self.classifier, prediction.image, self.classifier.classes.index(prediction.label))
         number = several_digits(self.classifier, image)
         note = prediction.note() if number is None else NUMBER_MESSAGE.format(number=number.number)
-        return prediction.label_value(), prediction.preview(), note, heatmap_image(prediction.image, heat,
-                                                                                    size=PREVIEW_SIZE)
+        return prediction.label_value(), prediction.preview(), note, heatmap_image(prediction.image, heat, PREVIEW_SIZE)
 
     @user_facing
     def show_upload(self, image: dict[str, Any] | None) -> tuple[Any, Any, str, Any]:
