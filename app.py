@@ -40,7 +40,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CANVAS_SIZE = 400
 #: The concurrency group of the events that run the model (see ``build_app``).
 MODEL_CONCURRENCY_ID = "model"
-#: Page JavaScript giving a correction form's choice and note their empty values.
+#: Page JavaScript giving a correction form's choice (or typed number) and note their empty values.
 RESET_CORRECTION_JS = "() => [null, '']"
 
 
@@ -144,6 +144,11 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                         number_boxes = gr.Image(label="Digits found", show_label=False, elem_id="number-boxes",
                                                 interactive=False, buttons=[])
                         number_json = gr.JSON(label="Reading", elem_id="number-json")
+                        with gr.Accordion("Wrong? Type the right number", open=False, elem_id="number-fix"):
+                            number_fix = gr.Textbox(label="The right number", elem_id="number-fix-text", max_lines=1)
+                            number_fix_button = gr.Button("Save correction", size="sm", elem_id="number-fix-save")
+                            number_fix_note = gr.Markdown(elem_id="number-fix-note")
+                number_read = gr.State(None)  # the input the tab read last, for a correction
 
         with gr.Accordion("About the model", open=False, elem_id="about"):
             gr.Markdown(about_markdown(classifier))
@@ -182,16 +187,20 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
             api_visibility="private", show_progress="minimal", **model,
         )
         for source in (number_sketch, number_image):
-            source.change(numbers.show_number, source, [number_boxes, number_json], preprocess=False,
+            source.change(numbers.show_number, source, [number_boxes, number_json, number_read], preprocess=False,
                           api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model)
         # A new drawing or image starts a new correction: the last one's digit and note go,
         # so that "Save correction" never files the previous input's digit under this one.
-        for source, choice, saved in ((sketch, sketch_fix, sketch_fix_note), (image, image_fix, image_fix_note)):
+        for source, choice, saved in ((sketch, sketch_fix, sketch_fix_note), (image, image_fix, image_fix_note),
+                                      (number_sketch, number_fix, number_fix_note),
+                                      (number_image, number_fix, number_fix_note)):
             source.change(None, None, [choice, saved], js=RESET_CORRECTION_JS, api_visibility="private")
         sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,
                                 api_visibility="private", **model)
         image_fix_button.click(corrections.submit_upload, [image, image_fix], image_fix_note, preprocess=False,
                                api_visibility="private", **model)
+        number_fix_button.click(corrections.submit_number, [number_read, number_fix], number_fix_note,
+                                api_visibility="private", **model)
         demo.load(None, js=select_brush_js("sketch"))
         number_tab.select(None, js=select_brush_js("number-sketch"))
 

@@ -7,6 +7,7 @@ and its :func:`~digitrec.serving.user_facing` error handling.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +50,14 @@ class NumberReader:
         return read_number(self.classifier, image).as_dict()
 
     @user_facing
-    def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any]:
-        """The input with a box and label on each digit, and the reading; empty when cleared."""
+    def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any, Any]:
+        """The input with a box and label on each digit, the reading, and the input itself
+        (kept for a correction); all empty when cleared."""
         image = self._image(payload)
         if image is None:
-            return None, None
+            return None, None, None
         reading = read_number(self.classifier, image)
-        return draw_boxes(image, reading), reading.as_dict()
+        return draw_boxes(image, reading), reading.as_dict(), image
 
 
 class CorrectionDesk:
@@ -79,6 +81,39 @@ class CorrectionDesk:
             open_image(source)  # refuse what is not an image before storing it
             source = Path(source).read_bytes()
         return self._submit(source, corrected)
+
+    @user_facing
+    def submit_number(self, image: Image.Image | str | None, corrected: str | None) -> str:
+        """Save the digits a user corrected in the number the Number tab read last (``image``).
+
+        Each misread digit is stored like a corrected single digit: its part of the input
+        (its box), the 28x28 the model saw, and both labels. Only a reading with as many
+        digits as the right number can be corrected so, digit by digit.
+        """
+        if image is None:
+            raise InvalidImageError("Nothing to correct: write or upload a number first.")
+        corrected = (corrected or "").strip()
+        if not re.fullmatch(r"[0-9]+", corrected):
+            raise InvalidImageError("Type the right number in digits 0-9, e.g. 2026.")
+        img = open_image(image)
+        reading = read_number(self.classifier, img)
+        if len(corrected) != len(reading.digits):
+            raise InvalidImageError(
+                f"The model read {len(reading.digits)} digits ({reading.number}) and you typed {len(corrected)}: "
+                "corrections are stored digit by digit, so only for a number read with the right count of digits."
+            )
+        wrong = [(digit, normalized, right) for digit, normalized, right
+                 in zip(reading.digits, reading.normalized, corrected) if digit.label != right]
+        if not wrong:
+            return f"The model already read {corrected}: nothing to correct."
+        try:
+            for digit, normalized, right in wrong:
+                self.store.add(img.crop(digit.box), normalized, digit.label, right, self.classifier.origin)
+        except CorrectionError as exc:
+            raise InvalidImageError(str(exc)) from None
+        log.info("number correction saved: read %s, corrected %s", reading.number, corrected)
+        return (f"Thanks! Saved {len(wrong)} corrected digit{'s' if len(wrong) > 1 else ''}: the model read "
+                f"{reading.number}, you said {corrected}. It will help the next model.")
 
     def _submit(self, image: Image.Image | bytes | None, corrected: str | None) -> str:
         """Store the original (PIL image or the uploaded file's bytes) with its 28x28 form."""

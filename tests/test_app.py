@@ -327,7 +327,8 @@ def test_every_model_event_shares_one_concurrency_limit(classifier):
     demo = build_app(classifier, Settings(concurrency=3))
     queued = [fn for fn in demo.fns.values() if fn.fn is not None and fn.queue]
     assert {f"/{fn.api_name}" for fn in queued} >= PUBLIC_ENDPOINTS
-    assert {"show_sketch", "show_upload", "submit_sketch", "submit_upload"} <= {fn.api_name for fn in queued}
+    assert {"show_sketch", "show_upload", "show_number", "submit_sketch", "submit_upload", "submit_number"} <= {
+        fn.api_name for fn in queued}
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in queued} == {(MODEL_CONCURRENCY_ID, 3)}
 
 

@@ -6,7 +6,8 @@ from gradio_client import handle_file
 from PIL import Image
 
 from digitrec import corrections, synthetic
-from digitrec.beyond_serving import CorrectionDesk
+from digitrec.beyond_serving import CorrectionDesk, NumberReader
+from digitrec.segment import read_number
 from digitrec.serving import PREVIEW_SIZE, Predictor
 from test_segment import draw_number
 
@@ -62,3 +63,26 @@ def test_correction_is_stored_with_the_models_view(classifier, tmp_path):
     assert records[0]["predicted"] == "4" and records[0]["model_revision"] == classifier.origin
     with pytest.raises(Exception, match="Choose the right digit"):
         desk.submit_upload({"path": str(path)}, None)
+
+
+def test_a_misread_number_is_corrected_digit_by_digit(classifier, tmp_path):
+    path, boxes = number_image(tmp_path, "274")
+    _, shown, kept = NumberReader(classifier, sketchpad=None).show_number({"path": str(path)})
+    assert shown["number"] == "274"
+    desk = CorrectionDesk(classifier, tmp_path / "store", sketchpad=None)
+
+    message = desk.submit_number(kept, "279")  # as if the model had misread the last digit
+    assert "Saved 1 corrected digit" in message and "read 274, you said 279" in message
+    images, labels, records = corrections.load(tmp_path / "store")
+    assert labels.tolist() == [9] and records[0]["predicted"] == "4"
+    assert np.allclose(images[0], read_number(classifier, path).normalized[2]), "the 28x28 the model saw"
+    stored = Image.open(tmp_path / "store" / records[0]["image"])
+    assert abs(stored.width - (boxes[2][2] - boxes[2][0])) <= 4, "the misread digit's part of the input"
+
+    assert "nothing to correct" in desk.submit_number(kept, "274")
+    for typed, error in (("2791", "read 3 digits"), ("27x", "digits 0-9"), ("", "digits 0-9")):
+        with pytest.raises(Exception, match=error):
+            desk.submit_number(kept, typed)
+    with pytest.raises(Exception, match="write or upload a number first"):
+        desk.submit_number(None, "279")
+    assert len(corrections.load(tmp_path / "store")[1]) == 1, "nothing else was stored"

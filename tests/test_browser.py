@@ -82,7 +82,7 @@ def test_draw_then_upload(page, app_url):
     )
 
 
-def test_write_a_number(page, app_url):
+def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(app_url)
     page.get_by_role("tab", name="Number").click()
@@ -103,11 +103,22 @@ def test_write_a_number(page, app_url):
     page.locator("#number-boxes img").wait_for(state="visible")  # the drawing with a box on each digit
     page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)
 
+    # "Wrong? Type the right number": both digits stored as corrected (as if it were 71).
+    before = len(CorrectionStore(corrections_dir).load()[1])
+    page.wait_for_timeout(1000)  # the sketchpad's trailing change event (a new input clears the form)
+    page.locator("#number-fix").click()
+    page.locator("#number-fix-text textarea, #number-fix-text input").first.fill("71")
+    page.locator("#number-fix-save").click()
+    page.locator("#number-fix-note").get_by_text("Saved 2 corrected digits").wait_for(state="visible")
+    _, labels, records = CorrectionStore(corrections_dir).load()
+    assert labels[before:].tolist() == [7, 1] and [r["predicted"] for r in records[before:]] == ["1", "7"]
+
     page.locator("#number-examples img[src$='number_90210.png']").click()
     page.wait_for_function(
         "() => /\"number\"\\s*:\\s*\"90210\"/.test(document.querySelector('#number-json')?.innerText ?? '')",
         timeout=30_000,
     )
+    page.locator("#number-fix-note").get_by_text("Saved 2").wait_for(state="detached")  # a new input: a new form
 
 
 def test_correct_a_drawing(page, app_url, corrections_dir):
