@@ -1,5 +1,5 @@
-"""The page in a real browser: draw a digit with the mouse, upload a file, click an example,
-write a number, correct a wrong reading.
+"""The page in a real browser: draw a digit with the mouse or a finger, upload a file, click an
+example, write a number, correct a wrong reading.
 
 Screenshots of the tabs go to ``test-artifacts/`` for a human to look at.
 """
@@ -143,3 +143,33 @@ def test_correct_a_drawing(page, app_url, corrections_dir):
     page.locator("#sketch button[aria-label='Clear canvas']").click()
     page.locator("#sketch-fix-note").get_by_text("you said 7").wait_for(state="detached")
     assert page.locator("#sketch-fix-choice input:checked").count() == 0
+
+
+def test_draw_with_a_finger_on_a_phone(browser, app_url):
+    """Touch events on a phone-sized page draw on the canvas (and do not scroll the page)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        touch = context.new_cdp_session(page)
+        page.goto(app_url)
+        canvas = page.locator("#sketch canvas").first
+        canvas.wait_for(state="visible")
+        page.locator("#sketch").get_by_text("select the draw tool").wait_for(state="detached")
+        box = canvas.bounding_box()
+        x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+        points = [(x + 0.35 * w, y + 0.3 * h), (x + 0.65 * w, y + 0.3 * h), (x + 0.45 * w, y + 0.75 * h)]
+        path = [(a[0] + (b[0] - a[0]) * k / 8, a[1] + (b[1] - a[1]) * k / 8)
+                for a, b in zip(points, points[1:]) for k in range(1, 9)]
+
+        def finger(kind: str, at: list[tuple[float, float]]) -> None:
+            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": px, "y": py} for px, py in at]})
+
+        finger("touchStart", points[:1])
+        for point in path:
+            finger("touchMove", [point])
+        finger("touchEnd", [])
+        assert predicted(page, "sketch-label") == "7"
+        assert page.evaluate("() => window.scrollY") == 0
+    finally:
+        context.close()
