@@ -18,11 +18,14 @@ from PIL import Image
 from digitrec.classifier import DigitClassifier
 from digitrec.corrections import CorrectionError, CorrectionStore
 from digitrec.errors import InvalidImageError
-from digitrec.segment import draw_boxes, read_number
+from digitrec.segment import NumberReading, draw_boxes, read_number
 from digitrec.serving import NO_IMAGE_MESSAGE, image_file, sketch_image, sketch_value, user_facing
 from digitrec.normalize import open_image
 
 log = logging.getLogger(__name__)
+
+#: What the Number tab shows a correction form: the input (opened) and the model's reading of it.
+ReadNumber = tuple[Image.Image, NumberReading]
 
 
 class NumberReader:
@@ -50,14 +53,15 @@ class NumberReader:
         return read_number(self.classifier, image).as_dict()
 
     @user_facing
-    def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any, Any]:
-        """The input with a box and label on each digit, the reading, and the input itself
+    def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any, ReadNumber | None]:
+        """The input with a box and label on each digit, the reading, and both together
         (kept for a correction); all empty when cleared."""
         image = self._image(payload)
         if image is None:
             return None, None, None
+        image = open_image(image)
         reading = read_number(self.classifier, image)
-        return draw_boxes(image, reading), reading.as_dict(), image
+        return draw_boxes(image, reading), reading.as_dict(), (image, reading)
 
 
 class CorrectionDesk:
@@ -83,20 +87,20 @@ class CorrectionDesk:
         return self._submit(source, corrected)
 
     @user_facing
-    def submit_number(self, image: Image.Image | str | None, corrected: str | None) -> str:
-        """Save the digits a user corrected in the number the Number tab read last (``image``).
+    def submit_number(self, shown: ReadNumber | None, corrected: str | None) -> str:
+        """Save the digits a user corrected in the number the Number tab showed last
+        (``shown``: the input and its reading, from :meth:`NumberReader.show_number`).
 
         Each misread digit is stored like a corrected single digit: its part of the input
         (its box), the 28x28 the model saw, and both labels. Only a reading with as many
         digits as the right number can be corrected so, digit by digit.
         """
-        if image is None:
+        if shown is None:
             raise InvalidImageError("Nothing to correct: write or upload a number first.")
         corrected = (corrected or "").strip()
         if not re.fullmatch(r"[0-9]+", corrected):
             raise InvalidImageError("Type the right number in digits 0-9, e.g. 2026.")
-        img = open_image(image)
-        reading = read_number(self.classifier, img)
+        img, reading = shown
         if len(corrected) != len(reading.digits):
             raise InvalidImageError(
                 f"The model read {len(reading.digits)} digits ({reading.number}) and you typed {len(corrected)}: "
