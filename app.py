@@ -107,13 +107,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                             sources=["upload", "clipboard", "webcam"],
                             height=CANVAS_SIZE,
                         )
-                        gr.Examples(
-                            examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("digit_*.png"))],
-                            inputs=image,
-                            label="Example digits (click one)",
-                            elem_id="examples",
-                            api_visibility="private",
-                        )
+                        _examples("digit_*.png", image, "Example digits (click one)", "examples")
                     image_label, image_note, image_preview, image_heat, image_fix, image_fix_button, \
                         image_fix_note = _result_column("upload")
 
@@ -132,13 +126,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                             sources=["upload", "clipboard", "webcam"],
                             height=CANVAS_SIZE // 2,
                         )
-                        gr.Examples(
-                            examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("number_*.png"))],
-                            inputs=number_image,
-                            label="Example numbers (click one)",
-                            elem_id="number-examples",
-                            api_visibility="private",
-                        )
+                        _examples("number_*.png", number_image, "Example numbers (click one)", "number-examples")
                     with gr.Column(scale=2, min_width=220):
                         # no label badge: it would cover the digits' labels along the image's top
                         number_boxes = gr.Image(label="Digits found", show_label=False, elem_id="number-boxes",
@@ -216,6 +204,17 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
 
     demo.queue(max_size=settings.queue_size)
     return demo
+
+
+def _examples(pattern: str, image: gr.Image, label: str, elem_id: str) -> gr.Examples:
+    """The images of ``examples/`` matching ``pattern``, one click each to fill ``image``."""
+    return gr.Examples(
+        examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob(pattern))],
+        inputs=image,
+        label=label,
+        elem_id=elem_id,
+        api_visibility="private",
+    )
 
 
 def _preview(elem_id: str, label: str = "What the model sees (28×28)") -> gr.Image:

@@ -205,7 +205,6 @@ def test_ui_handlers_show_label_preview_note_and_heatmap(predictor):
     assert max(label, key=label.get) == "7"
 
 
-
 def test_ui_handlers_say_when_the_input_is_a_whole_number(predictor, tmp_path):
     _, _, note, _ = predictor.show_upload(raw_file(ROOT / "examples" / "number_90210.png"))
     assert "several digits" in note and "reads it as 90210" in note
@@ -226,6 +225,7 @@ def test_ui_handlers_say_when_the_input_is_a_whole_number(predictor, tmp_path):
     strokes.save(tmp_path / "strokes.png")
     label, _, note, _ = predictor.show_upload(raw_file(tmp_path / "strokes.png"))
     assert label and "several digits" not in note
+
 
 def test_ui_handlers_clear_on_an_empty_input(predictor):
     assert predictor.show_upload(None) == (None, None, "", None)

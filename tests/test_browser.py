@@ -24,6 +24,17 @@ def draw(page, points):
     page.mouse.up()
 
 
+def canvas_box(page, sketchpad_id: str) -> tuple[float, float, float, float]:
+    """The (x, y, width, height) of sketchpad ``#sketchpad_id``'s canvas on the page, once it
+    is there and ready to draw: the app selects the brush itself, so the editor's "select
+    the draw tool" hint goes away."""
+    canvas = page.locator(f"#{sketchpad_id} canvas").first
+    canvas.wait_for(state="visible")
+    page.locator(f"#{sketchpad_id}").get_by_text("select the draw tool").wait_for(state="detached")
+    box = canvas.bounding_box()
+    return box["x"], box["y"], box["width"], box["height"]
+
+
 def predicted(page, label_id: str) -> str:
     """The predicted class shown by the gr.Label ``#label_id``, once there is one."""
     value = page.locator(f"#{label_id} [data-testid='label-output-value']")
@@ -37,14 +48,9 @@ def predicted(page, label_id: str) -> str:
 def test_draw_then_upload(page, app_url):
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(app_url)
-    canvas = page.locator("#sketch canvas").first
-    canvas.wait_for(state="visible")
-    # The app selects the brush itself: the editor's "select the draw tool" hint goes away.
-    page.locator("#sketch").get_by_text("select the draw tool").wait_for(state="detached")
-
-    box = canvas.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    s = min(box["width"], box["height"]) * 0.35
+    x, y, w, h = canvas_box(page, "sketch")
+    cx, cy = x + w / 2, y + h / 2
+    s = min(w, h) * 0.35
     draw(page, [(cx - 0.6 * s, cy - 0.8 * s), (cx + 0.6 * s, cy - 0.8 * s), (cx - 0.1 * s, cy + 0.9 * s)])
     assert predicted(page, "sketch-label") == "7"
     page.locator("#sketch-preview img").wait_for(state="visible")  # the 28x28 the model saw
@@ -86,14 +92,7 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(app_url)
     page.get_by_role("tab", name="Number").click()
-    sketchpad = page.locator("#number-sketch")
-    canvas = sketchpad.locator("canvas").first
-    canvas.wait_for(state="visible")
-    # The tab renders on first visit; the app then selects its brush too.
-    sketchpad.get_by_text("select the draw tool").wait_for(state="detached")
-
-    box = canvas.bounding_box()
-    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    x, y, w, h = canvas_box(page, "number-sketch")  # the tab renders on first visit, brush selected too
     draw(page, [(x + 0.3 * w, y + 0.35 * h), (x + 0.3 * w, y + 0.65 * h)])  # 1
     draw(page, [(x + 0.42 * w, y + 0.35 * h), (x + 0.55 * w, y + 0.35 * h), (x + 0.46 * w, y + 0.65 * h)])  # 7
     page.wait_for_function(
@@ -123,11 +122,7 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
 
 def test_correct_a_drawing(page, app_url, corrections_dir):
     page.goto(app_url)
-    canvas = page.locator("#sketch canvas").first
-    canvas.wait_for(state="visible")
-    page.locator("#sketch").get_by_text("select the draw tool").wait_for(state="detached")
-    box = canvas.bounding_box()
-    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    x, y, w, h = canvas_box(page, "sketch")
     draw(page, [(x + 0.5 * w, y + 0.25 * h), (x + 0.5 * w, y + 0.75 * h)])
     assert predicted(page, "sketch-label") == "1"
     before = len(CorrectionStore(corrections_dir).load()[1])
@@ -153,11 +148,7 @@ def test_draw_with_a_finger_on_a_phone(browser, app_url):
         page.set_default_timeout(30_000)
         touch = context.new_cdp_session(page)
         page.goto(app_url)
-        canvas = page.locator("#sketch canvas").first
-        canvas.wait_for(state="visible")
-        page.locator("#sketch").get_by_text("select the draw tool").wait_for(state="detached")
-        box = canvas.bounding_box()
-        x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+        x, y, w, h = canvas_box(page, "sketch")
         points = [(x + 0.35 * w, y + 0.3 * h), (x + 0.65 * w, y + 0.3 * h), (x + 0.45 * w, y + 0.75 * h)]
         path = [(a[0] + (b[0] - a[0]) * k / 8, a[1] + (b[1] - a[1]) * k / 8)
                 for a, b in zip(points, points[1:]) for k in range(1, 9)]
