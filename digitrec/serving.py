@@ -213,6 +213,7 @@ class Predictor:
 
         The note also says when the image holds a whole number, and how the Number tab reads it.
         """
+        image = normalize.open_image(image)  # decoded once, for the digit and for the number check
         prediction = self.classify(image)
         heat = occlusion_heatmap(self.classifier, prediction.image, self.classifier.classes.index(prediction.label))
         number = several_digits(self.classifier, image)
