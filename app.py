@@ -40,7 +40,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CANVAS_SIZE = 400
 #: The concurrency group of the events that run the model (see ``build_app``).
 MODEL_CONCURRENCY_ID = "model"
-#: Page JavaScript giving a correction form's choice (or typed number) and note their empty values.
+#: Page JavaScript giving a correction form's choice and note their empty values.
 RESET_CORRECTION_JS = "() => [null, '']"
 
 
@@ -175,13 +175,13 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
             api_visibility="private", show_progress="minimal", **model,
         )
         for source in (number_sketch, number_image):
-            source.change(numbers.show_number, source, [number_boxes, number_json, number_read], preprocess=False,
+            source.change(numbers.show_number, [source, number_read],
+                          [number_boxes, number_json, number_read, number_fix, number_fix_note], preprocess=False,
                           api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model)
         # A new drawing or image starts a new correction: the last one's digit and note go,
-        # so that "Save correction" never files the previous input's digit under this one.
-        for source, choice, saved in ((sketch, sketch_fix, sketch_fix_note), (image, image_fix, image_fix_note),
-                                      (number_sketch, number_fix, number_fix_note),
-                                      (number_image, number_fix, number_fix_note)):
+        # so that "Save correction" never files the previous input's digit under this one
+        # (the Number tab's form is emptied by show_number, when the reading changes).
+        for source, choice, saved in ((sketch, sketch_fix, sketch_fix_note), (image, image_fix, image_fix_note)):
             source.change(None, None, [choice, saved], js=RESET_CORRECTION_JS, api_visibility="private")
         sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,
                                 api_visibility="private", **model)

@@ -53,15 +53,23 @@ class NumberReader:
         return read_number(self.classifier, image).as_dict()
 
     @user_facing
-    def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any, ReadNumber | None]:
-        """The input with a box and label on each digit, the reading, and both together
-        (kept for a correction); all empty when cleared."""
+    def show_number(self, payload: dict[str, Any] | None,
+                    shown: ReadNumber | None = None) -> tuple[Any, Any, ReadNumber | None, Any, Any]:
+        """The input with a box and label on each digit, the reading, both together (kept
+        for a correction), and the correction form's entry and note; all empty when cleared.
+
+        The form is emptied when the reading differs from the one ``shown`` before, so that a
+        correction never goes to a new number, and kept when it is the same (the sketchpad
+        sends a second change for one stroke, which must not wipe what the user is typing).
+        """
         image = self._image(payload)
         if image is None:
-            return None, None, None
+            return None, None, None, "", ""
         image = open_image(image)
         reading = read_number(self.classifier, image)
-        return draw_boxes(image, reading), reading.as_dict(), (image, reading)
+        same = shown is not None and shown[1].as_dict() == reading.as_dict()
+        form = (gr.skip(), gr.skip()) if same else ("", "")
+        return draw_boxes(image, reading), reading.as_dict(), (image, reading), *form
 
 
 class CorrectionDesk:

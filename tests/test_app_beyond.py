@@ -1,5 +1,6 @@
 """The app beyond one digit: /predict_number, heatmaps next to the preview, corrections."""
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import handle_file
@@ -67,7 +68,7 @@ def test_correction_is_stored_with_the_models_view(classifier, tmp_path):
 
 def test_a_misread_number_is_corrected_digit_by_digit(classifier, tmp_path):
     path, boxes = number_image(tmp_path, "274")
-    _, shown, kept = NumberReader(classifier, sketchpad=None).show_number({"path": str(path)})
+    _, shown, kept, *_ = NumberReader(classifier, sketchpad=None).show_number({"path": str(path)})
     assert shown["number"] == "274"
     desk = CorrectionDesk(classifier, tmp_path / "store", sketchpad=None)
 
@@ -86,3 +87,16 @@ def test_a_misread_number_is_corrected_digit_by_digit(classifier, tmp_path):
     with pytest.raises(Exception, match="write or upload a number first"):
         desk.submit_number(None, "279")
     assert len(corrections.load(tmp_path / "store")[1]) == 1, "nothing else was stored"
+
+
+def test_the_number_correction_form_empties_only_for_a_new_reading(classifier, tmp_path):
+    reader = NumberReader(classifier, sketchpad=None)
+    path, _ = number_image(tmp_path, "274")
+    other, _ = number_image(tmp_path, "35")
+    *_, kept, entry, note = reader.show_number({"path": str(path)})
+    assert (entry, note) == ("", ""), "a first reading: an empty form"
+    *_, entry, note = reader.show_number({"path": str(path)}, kept)
+    assert entry == note == gr.skip(), "the same reading again (a trailing change): what is typed stays"
+    *_, entry, note = reader.show_number({"path": str(other)}, kept)
+    assert (entry, note) == ("", ""), "another number: an empty form"
+    assert reader.show_number(None, kept)[3:] == ("", ""), "a cleared input: an empty form"

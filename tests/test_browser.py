@@ -45,6 +45,16 @@ def predicted(page, label_id: str) -> str:
     return value.inner_text().strip()
 
 
+def read_as(page, number: str) -> None:
+    """Wait until the Number tab shows the reading ``number`` and no reading is pending (a
+    pending one shows its timer between the "Reading" label and the JSON)."""
+    page.wait_for_function(
+        "n => (document.querySelector('#number-json')?.innerText ?? '').replace(/\\s+/g, '')"
+        ".startsWith('Reading{\"number\":\"' + n + '\"')",
+        arg=number, timeout=30_000,
+    )
+
+
 def test_draw_then_upload(page, app_url):
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(app_url)
@@ -95,16 +105,12 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     x, y, w, h = canvas_box(page, "number-sketch")  # the tab renders on first visit, brush selected too
     draw(page, [(x + 0.3 * w, y + 0.35 * h), (x + 0.3 * w, y + 0.65 * h)])  # 1
     draw(page, [(x + 0.42 * w, y + 0.35 * h), (x + 0.55 * w, y + 0.35 * h), (x + 0.46 * w, y + 0.65 * h)])  # 7
-    page.wait_for_function(
-        "() => /\"number\"\\s*:\\s*\"17\"/.test(document.querySelector('#number-json')?.innerText ?? '')",
-        timeout=30_000,
-    )
+    read_as(page, "17")
     page.locator("#number-boxes img").wait_for(state="visible")  # the drawing with a box on each digit
     page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)
 
     # "Wrong? Type the right number": both digits stored as corrected (as if it were 71).
     before = len(CorrectionStore(corrections_dir).load()[1])
-    page.wait_for_timeout(1000)  # the sketchpad's trailing change event (a new input clears the form)
     page.locator("#number-fix").click()
     page.locator("#number-fix-text textarea, #number-fix-text input").first.fill("71")
     page.locator("#number-fix-save").click()
@@ -113,10 +119,7 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     assert labels[before:].tolist() == [7, 1] and [r["predicted"] for r in records[before:]] == ["1", "7"]
 
     page.locator("#number-examples img[src$='number_90210.png']").click()
-    page.wait_for_function(
-        "() => /\"number\"\\s*:\\s*\"90210\"/.test(document.querySelector('#number-json')?.innerText ?? '')",
-        timeout=30_000,
-    )
+    read_as(page, "90210")
     page.locator("#number-fix-note").get_by_text("Saved 2").wait_for(state="detached")  # a new input: a new form
 
 
