@@ -33,7 +33,7 @@ from digitrec.serving import (
     model_card_url,
     model_summary,
 )
-from digitrec.beyond_serving import CorrectionDesk, NumberReader
+from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, top_label, with_correction_form
 from digitrec.settings import Settings
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -96,6 +96,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                         )
                     sketch_label, sketch_note, sketch_preview, sketch_heat, sketch_fix, sketch_fix_button, \
                         sketch_fix_note = _result_column("sketch")
+                sketch_answered = gr.State(None)  # the digit the correction form is for
 
             with gr.Tab("Upload", id="upload"):
                 with gr.Row():
@@ -137,6 +138,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                             number_fix_button = gr.Button("Save correction", size="sm", elem_id="number-fix-save")
                             number_fix_note = gr.Markdown(elem_id="number-fix-note")
                 number_read = gr.State(None)  # the input the tab read last and its reading, for a correction
+                number_answered = gr.State(None)  # the number the correction form is for
 
         with gr.Accordion("About the model", open=False, elem_id="about"):
             gr.Markdown(about_markdown(classifier))
@@ -166,22 +168,24 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         model = {"concurrency_id": MODEL_CONCURRENCY_ID, "concurrency_limit": settings.concurrency}
 
         # The page: predict when a stroke ends or an image arrives; a cleared input clears.
+        # The correction forms: a new file empties its tab's form at once, so that "Save
+        # correction" never files the last input's answer under this one; on a sketchpad the
+        # form follows the model's answer instead (see with_correction_form).
         sketch.change(
-            predictor.show_sketch, sketch, [sketch_label, sketch_preview, sketch_note, sketch_heat], preprocess=False,
-            api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model,
+            with_correction_form(predictor.show_sketch, top_label), [sketch, sketch_answered],
+            [sketch_label, sketch_preview, sketch_note, sketch_heat, sketch_answered, sketch_fix, sketch_fix_note],
+            preprocess=False, api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model,
         )
         image.change(
             predictor.show_upload, image, [image_label, image_preview, image_note, image_heat], preprocess=False,
             api_visibility="private", show_progress="minimal", **model,
         )
         for source in (number_sketch, number_image):
-            source.change(numbers.show_number, [source, number_read],
-                          [number_boxes, number_json, number_read, number_fix, number_fix_note], preprocess=False,
-                          api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model)
-        # A new drawing or image starts a new correction: the last one's digit and note go,
-        # so that "Save correction" never files the previous input's digit under this one
-        # (the Number tab's form is emptied by show_number, when the reading changes).
-        for source, choice, saved in ((sketch, sketch_fix, sketch_fix_note), (image, image_fix, image_fix_note)):
+            source.change(with_correction_form(numbers.show_number, number_shown), [source, number_answered],
+                          [number_boxes, number_json, number_read, number_answered, number_fix, number_fix_note],
+                          preprocess=False, api_visibility="private", show_progress="minimal",
+                          trigger_mode="always_last", **model)
+        for source, choice, saved in ((image, image_fix, image_fix_note), (number_image, number_fix, number_fix_note)):
             source.change(None, None, [choice, saved], js=RESET_CORRECTION_JS, api_visibility="private")
         sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,
                                 api_visibility="private", **model)

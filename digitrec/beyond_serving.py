@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
@@ -53,23 +53,49 @@ class NumberReader:
         return read_number(self.classifier, image).as_dict()
 
     @user_facing
-    def show_number(self, payload: dict[str, Any] | None,
-                    shown: ReadNumber | None = None) -> tuple[Any, Any, ReadNumber | None, Any, Any]:
-        """The input with a box and label on each digit, the reading, both together (kept
-        for a correction), and the correction form's entry and note; all empty when cleared.
-
-        The form is emptied when the reading differs from the one ``shown`` before, so that a
-        correction never goes to a new number, and kept when it is the same (the sketchpad
-        sends a second change for one stroke, which must not wipe what the user is typing).
-        """
+    def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any, ReadNumber | None]:
+        """The input with a box and label on each digit, the reading, and both together (kept
+        for a correction); all empty when the input is cleared."""
         image = self._image(payload)
         if image is None:
-            return None, None, None, "", ""
+            return None, None, None
         image = open_image(image)
         reading = read_number(self.classifier, image)
-        same = shown is not None and shown[1].as_dict() == reading.as_dict()
-        form = (gr.skip(), gr.skip()) if same else ("", "")
-        return draw_boxes(image, reading), reading.as_dict(), (image, reading), *form
+        return draw_boxes(image, reading), reading.as_dict(), (image, reading)
+
+
+def with_correction_form(show: Callable[[Any], tuple], answer: Callable[[tuple], str | None]
+                         ) -> Callable[[Any, str | None], tuple]:
+    """``show`` (a tab's page handler) followed by its correction form:
+    ``(*show's outputs, the answer, form entry, form note)``, in the same response.
+
+    ``answer`` picks what the model said out of ``show``'s outputs (None when the input is
+    cleared). The form is kept (``gr.skip()``) while that answer is the one ``answered``
+    before, and emptied when it changes or the input is cleared: the sketchpad sends a second
+    change for one stroke, and the user may go over a stroke again, which must not wipe what
+    they chose or typed for the answer they see; a new answer must not keep it. (A new file
+    empties its tab's form at once, on the page.)
+    """
+
+    def shown_with_form(payload: Any, answered: str | None) -> tuple:
+        outputs = show(payload)
+        said = answer(outputs)
+        form = (gr.skip(), gr.skip()) if said is not None and said == answered else (None, "")
+        return *outputs, said, *form
+
+    shown_with_form.__name__ = show.__name__  # the event's name on the page (not functools.wraps:
+    return shown_with_form                   # gradio would read show's one-argument signature)
+
+
+def top_label(outputs: tuple) -> str | None:
+    """The predicted digit in a one-digit tab's outputs (its gr.Label value comes first)."""
+    label = outputs[0]
+    return max(label, key=label.get) if label else None
+
+
+def number_shown(outputs: tuple) -> str | None:
+    """The number in :meth:`NumberReader.show_number`'s outputs."""
+    return outputs[1]["number"] if outputs[1] else None
 
 
 class CorrectionDesk:

@@ -7,7 +7,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 from digitrec import corrections, synthetic
-from digitrec.beyond_serving import CorrectionDesk, NumberReader
+from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, top_label, with_correction_form
 from digitrec.segment import read_number
 from digitrec.serving import PREVIEW_SIZE, Predictor
 from test_segment import draw_number
@@ -68,7 +68,7 @@ def test_correction_is_stored_with_the_models_view(classifier, tmp_path):
 
 def test_a_misread_number_is_corrected_digit_by_digit(classifier, tmp_path):
     path, boxes = number_image(tmp_path, "274")
-    _, shown, kept, *_ = NumberReader(classifier, sketchpad=None).show_number({"path": str(path)})
+    _, shown, kept = NumberReader(classifier, sketchpad=None).show_number({"path": str(path)})
     assert shown["number"] == "274"
     desk = CorrectionDesk(classifier, tmp_path / "store", sketchpad=None)
 
@@ -89,14 +89,19 @@ def test_a_misread_number_is_corrected_digit_by_digit(classifier, tmp_path):
     assert len(corrections.load(tmp_path / "store")[1]) == 1, "nothing else was stored"
 
 
-def test_the_number_correction_form_empties_only_for_a_new_reading(classifier, tmp_path):
-    reader = NumberReader(classifier, sketchpad=None)
+def test_a_sketchpad_correction_form_follows_the_answer(classifier, tmp_path):
+    """The same answer again keeps what the user chose or typed; another answer, or a cleared
+    input, empties the form."""
+    show = with_correction_form(NumberReader(classifier, sketchpad=None).show_number, number_shown)
     path, _ = number_image(tmp_path, "274")
     other, _ = number_image(tmp_path, "35")
-    *_, kept, entry, note = reader.show_number({"path": str(path)})
-    assert (entry, note) == ("", ""), "a first reading: an empty form"
-    *_, entry, note = reader.show_number({"path": str(path)}, kept)
-    assert entry == note == gr.skip(), "the same reading again (a trailing change): what is typed stays"
-    *_, entry, note = reader.show_number({"path": str(other)}, kept)
-    assert (entry, note) == ("", ""), "another number: an empty form"
-    assert reader.show_number(None, kept)[3:] == ("", ""), "a cleared input: an empty form"
+    assert show({"path": str(path)}, None)[3:] == ("274", None, ""), "a first reading: an empty form"
+    assert show({"path": str(path)}, "274")[3:] == ("274", gr.skip(), gr.skip()), "the same number: kept"
+    assert show({"path": str(other)}, "274")[3:] == ("35", None, ""), "another number: an empty form"
+    assert show(None, "274")[3:] == (None, None, ""), "a cleared input: an empty form"
+
+    show = with_correction_form(Predictor(classifier, sketchpad=None).show_upload, top_label)
+    seven, _ = number_image(tmp_path, "7")
+    assert show({"path": str(seven)}, "7")[4:] == ("7", gr.skip(), gr.skip())
+    assert show({"path": str(seven)}, "1")[4:] == ("7", None, "")
+    assert show.__name__ == "show_upload"

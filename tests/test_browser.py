@@ -35,6 +35,19 @@ def canvas_box(page, sketchpad_id: str) -> tuple[float, float, float, float]:
     return box["x"], box["y"], box["width"], box["height"]
 
 
+def draw_again(page, points, image_id: str) -> None:
+    """Go over stroke ``points`` again, 3 px to the right, and wait for the app's answer to
+    it: the image ``#image_id`` (an output the app draws anew for each input) changes; then
+    leave the page a second in which a correction form could (wrongly) follow it."""
+    shown = page.locator(f"#{image_id} img").get_attribute("src")
+    draw(page, [(px + 3, py) for px, py in points])
+    page.wait_for_function(
+        "([id, src]) => document.querySelector(`#${id} img`)?.getAttribute('src') !== src",
+        arg=[image_id, shown], timeout=30_000,
+    )
+    page.wait_for_timeout(1000)
+
+
 def predicted(page, label_id: str) -> str:
     """The predicted class shown by the gr.Label ``#label_id``, once there is one."""
     value = page.locator(f"#{label_id} [data-testid='label-output-value']")
@@ -103,35 +116,51 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     page.goto(app_url)
     page.get_by_role("tab", name="Number").click()
     x, y, w, h = canvas_box(page, "number-sketch")  # the tab renders on first visit, brush selected too
-    draw(page, [(x + 0.3 * w, y + 0.35 * h), (x + 0.3 * w, y + 0.65 * h)])  # 1
+    one = [(x + 0.3 * w, y + 0.35 * h), (x + 0.3 * w, y + 0.65 * h)]
+    draw(page, one)
     draw(page, [(x + 0.42 * w, y + 0.35 * h), (x + 0.55 * w, y + 0.35 * h), (x + 0.46 * w, y + 0.65 * h)])  # 7
     read_as(page, "17")
     page.locator("#number-boxes img").wait_for(state="visible")  # the drawing with a box on each digit
     page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)
 
-    # "Wrong? Type the right number": both digits stored as corrected (as if it were 71).
-    before = len(CorrectionStore(corrections_dir).load()[1])
+    # "Wrong? Type the right number" (as if it were 71). A stroke that leaves the reading at 17
+    # (the 1 gone over again, a little thicker) keeps what is typed: the sketchpad sends such
+    # changes by itself too.
     page.locator("#number-fix").click()
-    page.locator("#number-fix-text textarea, #number-fix-text input").first.fill("71")
+    entry = page.locator("#number-fix-text textarea, #number-fix-text input").first
+    entry.fill("71")
+    draw_again(page, one, "number-boxes")
+    read_as(page, "17")
+    assert entry.input_value() == "71"
+
+    # Saving stores both digits as corrected.
+    before = len(CorrectionStore(corrections_dir).load()[1])
     page.locator("#number-fix-save").click()
     page.locator("#number-fix-note").get_by_text("Saved 2 corrected digits").wait_for(state="visible")
     _, labels, records = CorrectionStore(corrections_dir).load()
     assert labels[before:].tolist() == [7, 1] and [r["predicted"] for r in records[before:]] == ["1", "7"]
 
+    # A new input, another reading: a new form.
     page.locator("#number-examples img[src$='number_90210.png']").click()
     read_as(page, "90210")
-    page.locator("#number-fix-note").get_by_text("Saved 2").wait_for(state="detached")  # a new input: a new form
+    page.locator("#number-fix-note").get_by_text("Saved 2").wait_for(state="detached")
+    assert entry.input_value() == ""
 
 
 def test_correct_a_drawing(page, app_url, corrections_dir):
     page.goto(app_url)
     x, y, w, h = canvas_box(page, "sketch")
-    draw(page, [(x + 0.5 * w, y + 0.25 * h), (x + 0.5 * w, y + 0.75 * h)])
+    one = [(x + 0.5 * w, y + 0.25 * h), (x + 0.5 * w, y + 0.75 * h)]
+    draw(page, one)
     assert predicted(page, "sketch-label") == "1"
     before = len(CorrectionStore(corrections_dir).load()[1])
 
     page.locator("#sketch-fix").click()  # "Wrong? Tell us the right digit"
     page.locator("#sketch-fix-choice").get_by_text("7", exact=True).click()
+    # A stroke that leaves the prediction at 1 (the 1 gone over again) keeps the choice.
+    draw_again(page, one, "sketch-preview")
+    assert predicted(page, "sketch-label") == "1"
+    assert page.locator("#sketch-fix-choice input:checked").count() == 1
     page.locator("#sketch-fix-save").click()
     page.locator("#sketch-fix-note").get_by_text("the model said 1, you said 7").wait_for(state="visible")
     _, labels, records = CorrectionStore(corrections_dir).load()
