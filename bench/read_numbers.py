@@ -26,10 +26,13 @@ overall whole-number accuracy and mean time per number of the 4-digit conditions
 with a pen (target: at least 95%, well under 300 ms), and of the pen-drawn ones.
 
 With ``--without-verifier`` the model's piece verifier (:mod:`digitrec.piece_verifier`) is
-left out, for a side-by-side comparison on the same numbers.
+left out, for a side-by-side comparison on the same numbers. With ``--oracle-verifier`` it is
+replaced by one that knows from the composed number which candidate is one whole digit
+(:class:`OracleVerifier`): what better scoring alone could reach with the reader's candidates
+(its times leave out making the ink map).
 
-    python bench/read_numbers.py [--n 60] [--seed 0] [--data mnist.npz] [--model DIR] [--without-verifier]
-        [--candidates]
+    python bench/read_numbers.py [--n 60] [--seed 0] [--data mnist.npz] [--model DIR]
+        [--without-verifier | --oracle-verifier] [--candidates]
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,8 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
-from digitrec.piece_verifier import ink_counts, ink_owners  # noqa: E402
-from digitrec.segment import candidate_digits, read_number  # noqa: E402
+from digitrec.piece_verifier import ink_counts, ink_owners, whole_digit_labels  # noqa: E402
+from digitrec.segment import VERIFIER_FLOOR, candidate_digits, read_ink, read_number  # noqa: E402
 from digitrec.synthetic import NUMBER_STYLES  # noqa: E402
 
 #: Least share of a candidate's ink that is one digit's, and of that digit's ink it holds, for the
@@ -57,6 +61,34 @@ from digitrec.synthetic import NUMBER_STYLES  # noqa: E402
 READABLE = 0.7
 #: Conditions drawing the same numbers as another one (a paired comparison, free of sampling noise).
 SAME_NUMBERS_AS = {"large": "sizes_baselines"}
+
+
+class OracleVerifier:
+    """A piece verifier that knows, from the ink each candidate holds, whether it is one whole
+    digit (:func:`~digitrec.piece_verifier.whole_digit_labels`): ``ORACLE`` gives its answers.
+
+    :meth:`learn` the candidates of each number before reading it; candidates it has not
+    seen (the verifier's doubt changes which cuts the reader tries) are unclear to it.
+    """
+
+    #: Its probability that a candidate is one whole digit: whole, not one, unclear (None).
+    ORACLE = {1: 0.99, 0: VERIFIER_FLOOR, None: 0.5}
+
+    def __init__(self) -> None:
+        self.answers: dict[bytes, float] = {}
+
+    def learn(self, reader: Any, ink: np.ndarray, owner: np.ndarray) -> None:
+        """Label the candidates ``reader`` (without a verifier) weighs in an ink map, ``owner``
+        saying which digit each of its pixels belongs to (:func:`~digitrec.piece_verifier.ink_owners`)."""
+        candidates = candidate_digits(reader, ink)
+        self.answers = {c.features.tobytes(): self.ORACLE[label]
+                        for c, label in zip(candidates, whole_digit_labels(candidates, owner))}
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        whole = np.array([self.answers.get(row.tobytes(), self.ORACLE[None])
+                          for row in np.asarray(features, dtype=float)])
+        return np.column_stack([1 - whole, whole])
+
 
 def _share(totals: list) -> float | None:
     return round(totals[0] / totals[1], 4) if totals[1] else None
@@ -99,7 +131,10 @@ def main() -> None:
     parser.add_argument("--conditions", default=",".join(NUMBER_STYLES), help="comma-separated subset")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="MNIST split the digits come from (tune on train, report on test)")
-    parser.add_argument("--without-verifier", action="store_true", help="read without the piece verifier")
+    verifiers = parser.add_mutually_exclusive_group()
+    verifiers.add_argument("--without-verifier", action="store_true", help="read without the piece verifier")
+    verifiers.add_argument("--oracle-verifier", action="store_true",
+                           help="read with a piece verifier that knows which candidates are whole digits")
     parser.add_argument("--candidates", action="store_true",
                         help="also measure how often every digit is among the candidates, read right")
     parser.add_argument("--show-errors", type=int, default=0, help="save up to this many misreads to /tmp")
@@ -108,8 +143,11 @@ def main() -> None:
     data = load_mnist(args.data)
     x_digits, y_digits = (data.x_test, data.y_test) if args.split == "test" else (data.x_train, data.y_train)
     classifier = load_model(args.model)
-    if args.without_verifier:
-        classifier = replace(classifier, piece_verifier=None)
+    oracle = OracleVerifier() if args.oracle_verifier else None
+    if args.without_verifier or oracle:
+        reader = classifier = replace(classifier, piece_verifier=None)
+    if oracle:
+        classifier = replace(classifier, piece_verifier=oracle)
     results: dict[str, dict] = {}
     four = {False: [0, 0, 0.0], True: [0, 0, 0.0]}  # pen-drawn or not: right, numbers, seconds reading them
     saved = 0
@@ -124,8 +162,11 @@ def main() -> None:
             idx = rng.choice(len(x_digits), size=length, replace=False)
             truth = "".join(str(int(d)) for d in y_digits[idx])
             img, owner, digits = style.compose(list(x_digits[idx]), rng)
+            if oracle:
+                ink, ink_owner = ink_owners(img, owner)
+                oracle.learn(reader, ink, ink_owner)
             t = time.perf_counter()
-            reading = read_number(classifier, img)
+            reading = read_ink(classifier, ink) if oracle else read_number(classifier, img)
             elapsed += time.perf_counter() - t
             alone = classifier.predict_proba_normalized(
                 np.stack([mnist_from_ink(x.astype(np.float32) / 255.0) for x in digits])
@@ -157,7 +198,7 @@ def main() -> None:
             totals[2] += elapsed
     print(json.dumps({
         "model": classifier.origin,
-        "piece_verifier": classifier.piece_verifier is not None,
+        "piece_verifier": "oracle" if oracle else classifier.piece_verifier is not None,
         "seed": args.seed,
         "split": args.split,
         "four_digit_number_accuracy": _share(four[False]),
