@@ -133,7 +133,10 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                         number_boxes = gr.Image(label="Digits found", show_label=False, elem_id="number-boxes",
                                                 interactive=False, buttons=[])
                         number_json = gr.JSON(label="Reading", elem_id="number-json")
-                        with gr.Accordion("Wrong? Type the right number", open=False, elem_id="number-fix"):
+                        # Open from the start: a text box in a closed accordion is created when first
+                        # opened, and then re-applies the last value the app sent it (the form
+                        # emptied for a new reading) a moment later, wiping what was typed by then.
+                        with gr.Accordion("Wrong? Type the right number", open=True, elem_id="number-fix"):
                             number_fix = gr.Textbox(label="The right number", elem_id="number-fix-text", max_lines=1)
                             number_fix_button = gr.Button("Save correction", size="sm", elem_id="number-fix-save")
                             number_fix_note = gr.Markdown(elem_id="number-fix-note")

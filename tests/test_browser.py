@@ -123,10 +123,10 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     page.locator("#number-boxes img").wait_for(state="visible")  # the drawing with a box on each digit
     page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)
 
-    # "Wrong? Type the right number" (as if it were 71). A stroke that leaves the reading at 17
-    # (the 1 gone over again, a little thicker) keeps what is typed: the sketchpad sends such
-    # changes by itself too.
-    page.locator("#number-fix").click()
+    # "Wrong? Type the right number" (as if it were 71), at once: the form is open from the start
+    # (a closed one used to wipe what was typed right after it was first opened). A stroke that
+    # leaves the reading at 17 (the 1 gone over again, a little thicker) keeps what is typed:
+    # the sketchpad sends such changes by itself too.
     entry = page.locator("#number-fix-text textarea, #number-fix-text input").first
     entry.fill("71")
     draw_again(page, one, "number-boxes")
@@ -145,6 +145,14 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     read_as(page, "90210")
     page.locator("#number-fix-note").get_by_text("Saved 2").wait_for(state="detached")
     assert entry.input_value() == ""
+
+    # So does clearing the canvas.
+    entry.fill("12")
+    page.locator("#number-sketch button[aria-label='Clear canvas']").click()
+    page.wait_for_function(
+        "() => document.querySelector('#number-fix-text textarea, #number-fix-text input')?.value === ''",
+        timeout=30_000,
+    )
 
 
 def test_correct_a_drawing(page, app_url, corrections_dir):
