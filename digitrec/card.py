@@ -100,6 +100,13 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                "letters and symbols) form an extra class, whose probability is left out of the "
                "served digit confidences so that they sum to less than 1 for non-digits"
                if metrics.get("not_a_digit") else "")
+            + (f"; {metrics['touching_pairs']['n']:,} images of two training digits run together "
+               f"(from {-metrics['touching_pairs']['gap'][0]} px crossing to {metrics['touching_pairs']['gap'][1]} px "
+               f"apart at MNIST's scale, sizes "
+               f"{metrics['touching_pairs']['scale'][0]}-{metrics['touching_pairs']['scale'][1]}x; seed "
+               f"{metrics['touching_pairs']['seed']}, `digitrec.styles.touching_pairs`) join that class too, "
+               "so that the number reader doubts reading two touching digits as one"
+               if metrics.get("touching_pairs") else "")
             + (f"; {metrics['extra_data']['n']:,} images corrected by users of the app "
                f"(`--extra-data {metrics['extra_data']['source']}`) joined every candidate's training rows"
                if metrics.get("extra_data") else "; no user-corrected samples were used")

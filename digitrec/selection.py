@@ -74,8 +74,8 @@ class ExtraRows:
     """Training rows beyond the dataset's own images.
 
     Distorted copies come copy-major (see :func:`digitrec.augment.augment`) with the
-    labels and source indices of their originals; style digits, not-a-digit images and
-    user corrections are used as they are.
+    labels and source indices of their originals; style digits, not-a-digit images (and
+    touching pairs of training digits, also not one digit) and user corrections are used as they are.
     """
 
     X_aug: np.ndarray
@@ -85,6 +85,7 @@ class ExtraRows:
     X_style: np.ndarray
     y_style: np.ndarray
     X_other: np.ndarray
+    X_pairs: np.ndarray
     X_extra: np.ndarray
     y_extra: np.ndarray
 
@@ -100,8 +101,8 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: Ext
 
     In order: the dataset rows (a random subsample for slow families when
     ``subsample_seed`` is given), the candidate's distorted copies (grouped with the
-    index of their source, so copies stay in one fold), style digits, not-a-digit images
-    and user corrections (each a group of its own).
+    index of their source, so copies stay in one fold), style digits, not-a-digit images,
+    touching pairs and user corrections (each a group of its own).
     """
     groups = np.arange(len(y))
     if subsample_seed is not None and candidate.max_train and len(X) > candidate.max_train:
@@ -124,8 +125,25 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: Ext
     if candidate.non_digits:
         n = min(candidate.non_digits, len(extra.X_other))
         add(extra.X_other[:n], np.full(n, NOT_A_DIGIT))
+    if candidate.touching_pairs:
+        n = min(candidate.touching_pairs, len(extra.X_pairs))
+        add(extra.X_pairs[:n], np.full(n, NOT_A_DIGIT))
     add(extra.X_extra, extra.y_extra)
     return np.concatenate(parts_X), np.concatenate(parts_y), np.concatenate(parts_groups)
+
+
+def served_digits(model: BaseEstimator, X: np.ndarray) -> np.ndarray:
+    """The digit the app serves for each row: the most likely of 0-9, a "not a digit" class
+    (when the model has one) left out, as :class:`~digitrec.classifier.DigitClassifier` does.
+
+    Candidates are compared, and scored on the test split, by what users would see.
+    """
+    classes = np.asarray(model.classes_)
+    digits = classes != NOT_A_DIGIT
+    if digits.all():
+        return model.predict(X)
+    scores = model.decision_function(X) if hasattr(model, "decision_function") else model.predict_proba(X)
+    return classes[digits][np.asarray(scores)[:, digits].argmax(axis=1)]
 
 
 def tune(candidate: Candidate, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray,
@@ -141,7 +159,7 @@ def tune(candidate: Candidate, X_train: np.ndarray, y_train: np.ndarray, X_val: 
             warnings.simplefilter("always", ConvergenceWarning)
             model.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - start
-        accuracy = float((model.predict(X_val) == y_val).mean())
+        accuracy = float((served_digits(model, X_val) == y_val).mean())
         unconverged = " (stopped at its iteration limit)" if any(
             issubclass(w.category, ConvergenceWarning) for w in caught) else ""
         progress.note(f"validation accuracy {accuracy:.4f}, fit {fit_seconds:.1f}s{unconverged}")

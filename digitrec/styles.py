@@ -1,4 +1,5 @@
-"""Style diversity for training: digits from handwriting fonts and pen-stroke templates.
+"""Style diversity for training: digits from handwriting fonts and pen-stroke templates,
+and the things that are not one digit (scribbles, letters, two digits run together).
 
 MNIST under-represents styles people draw on the Space (crossed sevens, curved-tail
 nines, open fours, typeset-looking digits). These digits come from the *training* side of
@@ -15,7 +16,7 @@ from joblib import Parallel, delayed
 
 from digitrec import synthetic
 from digitrec.errors import InvalidImageError
-from digitrec.normalize import mnist_from_ink
+from digitrec.normalize import ink_map, mnist_from_ink
 
 #: Share of style digits drawn from stroke templates (the rest from fonts, when installed).
 STROKE_SHARE = 0.5
@@ -95,6 +96,36 @@ def non_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dic
     images = np.concatenate(parts)
     images = images[images.reshape(len(images), -1).max(axis=1) > 0]
     return images, {"n": len(images), "seed": seed, "glyphs": NON_DIGIT_GLYPHS}
+
+
+#: How :func:`touching_pairs` writes two digits as one mark (MNIST digits are about 20 px
+#: tall): 4 px crossing to 1 px apart, each scaled 0.75-1.25x and shifted up to 15% off the baseline.
+TOUCHING_PAIR = synthetic.NumberStyle(2, (-4, 1), (0.75, 1.25), 0.15)
+
+
+def touching_pairs(digits: np.ndarray, n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dict[str, Any]]:
+    """``n`` MNIST-format images of two of ``digits`` ((m, 28, 28) uint8, 255 = ink) run
+    together as one mark (:data:`TOUCHING_PAIR`): not one digit.
+
+    The number reader (:mod:`digitrec.segment`) weighs the ink of two touching digits as
+    one digit too; a model that learned such pairs as "not a digit" doubts that reading,
+    so the reader cuts them apart. Pass training digits only, never test digits.
+    """
+    if n == 0:
+        return np.empty((0, 28, 28), np.float32), {"n": 0}
+    chunks = np.array_split(np.arange(n), max(1, min(n // 200, 32)))
+    seeds = np.random.SeedSequence([seed, NOT_A_DIGIT, 2]).generate_state(len(chunks))
+
+    def run(index: np.ndarray, chunk_seed: int) -> np.ndarray:
+        rng = np.random.default_rng(chunk_seed)
+        pairs = (TOUCHING_PAIR.compose(list(digits[rng.choice(len(digits), 2, replace=False)]), rng)[0]
+                 for _ in index)
+        return np.stack([mnist_from_ink(ink_map(image)) for image in pairs])
+
+    images = np.concatenate(Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds)))
+    style = TOUCHING_PAIR
+    return images, {"n": len(images), "seed": seed, "gap": list(style.gap), "scale": list(style.scale),
+                    "shift": style.shift}
 
 
 def _scribble(rng: np.random.Generator) -> list[np.ndarray]:

@@ -24,9 +24,9 @@ from digitrec.data import DigitDataset
 from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
 from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
-from digitrec.selection import CandidateResult, ExtraRows, Progress, grid_points, training_rows, tune
+from digitrec.selection import CandidateResult, ExtraRows, Progress, grid_points, served_digits, training_rows, tune
 from digitrec.serialization import save_model
-from digitrec.styles import non_digits, style_digits
+from digitrec.styles import non_digits, style_digits, touching_pairs
 from digitrec.zoo import CANDIDATES, Candidate
 
 CLASSES = [str(d) for d in range(10)]
@@ -77,6 +77,10 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     n_other = min(n_other, QUICK_STYLE_DIGITS) if quick else n_other
     X_other, others = non_digits(n_other, seed=seed)
     X_other = X_other.reshape(-1, 784)
+    n_pairs = max((c.touching_pairs for c in candidates), default=0)
+    n_pairs = min(n_pairs, QUICK_STYLE_DIGITS) if quick else n_pairs
+    X_pairs, pairs = touching_pairs(dataset.x_train[train_idx], n_pairs, seed=seed)  # validation digits stay out
+    X_pairs = X_pairs.reshape(-1, 784)
 
     X_extra, y_extra = np.empty((0, 784), np.float32), np.empty((0,), np.int64)
     if extra_data is not None:
@@ -84,7 +88,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         X_extra, y_extra = images.reshape(-1, 784), labels.astype(np.int64)
         print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
 
-    extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_extra, y_extra)
+    extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_pairs, X_extra, y_extra)
     extra_in_train = extra.restricted_to(train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
     progress = Progress(sum(len(grid_points(g)) for g in grids) + 2, stream)  # + refit, verifier
@@ -105,7 +109,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     final_fit_seconds = time.perf_counter() - fit_start
 
     for result in results:  # the test split, touched once, after selection
-        result.test_accuracy = float((fitted[result.name].predict(X_test) == y_test).mean())
+        result.test_accuracy = float((served_digits(fitted[result.name], X_test) == y_test).mean())
     proba = model.predict_proba(X_test)[:, : len(CLASSES)]  # digits; a not-a-digit column is dropped
     report = evaluate(proba, y_test, CLASSES)
     metrics = {
@@ -122,6 +126,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
                          if candidate.augment_copies and copies else None),
         "style_digits": styles if candidate.style_digits and n_style else None,
         "not_a_digit": others if candidate.non_digits and n_other else None,
+        "touching_pairs": pairs if candidate.touching_pairs and n_pairs else None,
         "extra_data": {"source": str(extra_data), "n": len(y_extra)} if extra_data is not None else None,
         "training_seconds": time.monotonic() - start,
     }

@@ -39,6 +39,7 @@ class Candidate:
     augment_copies: int = 0  # distorted copies of each training image (see digitrec.augment)
     style_digits: int = 0  # font and stroke-template digits added to training (see digitrec.styles)
     non_digits: int = 0  # scribbles and letters added as an extra "not a digit" class
+    touching_pairs: int = 0  # two training digits run together, added to that class too
     max_train: int | None = None  # subsample the training split for slow families
 
 
@@ -125,6 +126,7 @@ CANDIDATES: dict[str, Candidate] = {
             augment_copies=2,
             style_digits=6000,
             non_digits=3000,
+            touching_pairs=12000,
         ),
     ]
 }

@@ -5,13 +5,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from huggingface_hub import ModelCard
 from PIL import Image
+from sklearn.svm import SVC
 
 import digitrec
 from digitrec import plots
 from digitrec.data import load_sklearn_digits
+from digitrec.normalize import normalize_many
+from digitrec.selection import served_digits
+from digitrec.styles import NOT_A_DIGIT, touching_pairs
 from digitrec.zoo import CANDIDATES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,3 +115,36 @@ def test_extra_data_from_corrections_is_used_and_reported(tmp_path):
     assert metrics["extra_data"]["n"] == 12
     assert metrics["candidates"][0]["n_train"] == 1200 + 12
     assert "12 images corrected by users" in (out / "README.md").read_text()
+
+
+def test_touching_pairs_are_two_digits_as_one_mark():
+    """Each touching pair is one MNIST-format image of two digits side by side: much wider
+    than the digits it is made of; the same for a seed."""
+    digits = load_sklearn_digits().x_train[:200]
+    pairs, description = touching_pairs(digits, 60, seed=3, n_jobs=1)
+    assert pairs.shape == (60, 28, 28) and description["n"] == 60 and pairs.max() <= 1.0
+    np.testing.assert_array_equal(pairs, touching_pairs(digits, 60, seed=3, n_jobs=1)[0])
+
+    def width_to_height(images: np.ndarray) -> float:
+        ratios = []
+        for image in images:
+            rows, cols = np.nonzero(image > 0.3)
+            ratios.append((np.ptp(cols) + 1) / (np.ptp(rows) + 1))
+        return float(np.median(ratios))
+
+    assert width_to_height(pairs) > 1.5 * width_to_height(normalize_many(digits[:60], n_jobs=1))
+
+
+def test_candidates_are_scored_by_the_digit_the_app_serves():
+    """A model with a "not a digit" class is scored by its most likely *digit*, as served:
+    never "not a digit", and its own answer whenever that answer is a digit."""
+    data = load_sklearn_digits()
+    digits = normalize_many(data.x_train[:400], n_jobs=1).reshape(400, -1)
+    pairs = touching_pairs(data.x_train[:400], 150, n_jobs=1)[0].reshape(150, -1)
+    model = SVC().fit(np.vstack([digits, pairs]), np.r_[data.y_train[:400], np.full(150, NOT_A_DIGIT)])
+    rows = np.vstack([normalize_many(data.x_test[:200], n_jobs=1).reshape(200, -1),
+                      touching_pairs(data.x_test[:200], 50, seed=1, n_jobs=1)[0].reshape(50, -1)])
+    answers, served = model.predict(rows), served_digits(model, rows)
+    assert (answers == NOT_A_DIGIT).sum() >= 25  # the pairs, mostly
+    assert set(served) <= set(range(10))
+    np.testing.assert_array_equal(served[answers != NOT_A_DIGIT], answers[answers != NOT_A_DIGIT])
