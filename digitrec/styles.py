@@ -9,7 +9,7 @@ from the stroke templates, and are MNIST-normalized exactly like served images.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -32,27 +32,17 @@ def style_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, n
     n_strokes = n if not fonts else int(round(n * STROKE_SHARE))
     labels = np.arange(n) % 10
     kinds = np.array(["stroke"] * n_strokes + ["font"] * (n - n_strokes))
-    chunks = np.array_split(np.arange(n), max(1, min(n // 200, 32)))
-    seeds = np.random.SeedSequence(seed).generate_state(len(chunks))
 
-    def run(index: np.ndarray, chunk_seed: int) -> np.ndarray:
-        rng = np.random.default_rng(chunk_seed)
-        out = []
-        for i in index:
-            if kinds[i] == "stroke":
-                image = synthetic.render_stroke_variant(int(labels[i]), rng)
-            else:
-                image = synthetic.render_font_digit(int(labels[i]), synthetic.sample_font(fonts, rng), rng)
-            try:
-                out.append(mnist_from_ink(synthetic.ink_of(image)))
-            except InvalidImageError:
-                out.append(np.zeros((28, 28), np.float32))
-        return np.stack(out) if out else np.empty((0, 28, 28), np.float32)
+    def ink(i: int, rng: np.random.Generator) -> np.ndarray:
+        if kinds[i] == "stroke":
+            image = synthetic.render_stroke_variant(int(labels[i]), rng)
+        else:
+            image = synthetic.render_font_digit(int(labels[i]), synthetic.sample_font(fonts, rng), rng)
+        return synthetic.ink_of(image)
 
     if n == 0:
         return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), {"n": 0}
-    parts = Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds))
-    images = np.concatenate(parts)
+    images = _made_in_chunks(n, seed, ink, n_jobs)
     keep = images.reshape(n, -1).max(axis=1) > 0
     description = {
         "n": int(keep.sum()), "seed": seed, "from_stroke_templates": int((keep & (kinds == "stroke")).sum()),
@@ -74,26 +64,16 @@ def non_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dic
     if n == 0:
         return np.empty((0, 28, 28), np.float32), {"n": 0}
     fonts = synthetic.find_fonts().train
-    chunks = np.array_split(np.arange(n), max(1, min(n // 200, 32)))
-    seeds = np.random.SeedSequence([seed, NOT_A_DIGIT]).generate_state(len(chunks))
 
-    def run(index: np.ndarray, chunk_seed: int) -> np.ndarray:
-        rng = np.random.default_rng(chunk_seed)
-        out = []
-        for _ in index:
-            if fonts and rng.random() < 0.5:
-                glyph = NON_DIGIT_GLYPHS[int(rng.integers(len(NON_DIGIT_GLYPHS)))]
-                image = synthetic.render_font_digit(glyph, synthetic.sample_font(fonts, rng), rng)
-            else:
-                image = synthetic.sketch_canvas(_scribble(rng), rng, jitter=0.0)
-            try:
-                out.append(mnist_from_ink(synthetic.ink_of(image)))
-            except InvalidImageError:
-                out.append(np.zeros((28, 28), np.float32))
-        return np.stack(out)
+    def ink(_: int, rng: np.random.Generator) -> np.ndarray:
+        if fonts and rng.random() < 0.5:
+            glyph = NON_DIGIT_GLYPHS[int(rng.integers(len(NON_DIGIT_GLYPHS)))]
+            image = synthetic.render_font_digit(glyph, synthetic.sample_font(fonts, rng), rng)
+        else:
+            image = synthetic.sketch_canvas(_scribble(rng), rng, jitter=0.0)
+        return synthetic.ink_of(image)
 
-    parts = Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds))
-    images = np.concatenate(parts)
+    images = _made_in_chunks(n, [seed, NOT_A_DIGIT], ink, n_jobs)
     images = images[images.reshape(len(images), -1).max(axis=1) > 0]
     return images, {"n": len(images), "seed": seed, "glyphs": NON_DIGIT_GLYPHS}
 
@@ -113,19 +93,35 @@ def touching_pairs(digits: np.ndarray, n: int, seed: int = 0, n_jobs: int = -1) 
     """
     if n == 0:
         return np.empty((0, 28, 28), np.float32), {"n": 0}
+
+    def ink(_: int, rng: np.random.Generator) -> np.ndarray:
+        pair = digits[rng.choice(len(digits), 2, replace=False)]
+        return ink_map(TOUCHING_PAIR.compose(list(pair), rng)[0])
+
+    images = _made_in_chunks(n, [seed, NOT_A_DIGIT, 2], ink, n_jobs)
+    return images, {"n": len(images), "seed": seed, "gap": list(TOUCHING_PAIR.gap),
+                    "scale": list(TOUCHING_PAIR.scale), "shift": TOUCHING_PAIR.shift}
+
+
+def _made_in_chunks(n: int, entropy: int | list[int], ink: Callable[[int, np.random.Generator], np.ndarray],
+                    n_jobs: int) -> np.ndarray:
+    """``n`` (at least 1) MNIST-format images, image ``i`` normalized from ``ink(i, rng)``; all
+    zeros when it has no usable ink. Made in parallel chunks, each with its own generator
+    seeded from ``entropy``, so the result depends on ``entropy`` only."""
     chunks = np.array_split(np.arange(n), max(1, min(n // 200, 32)))
-    seeds = np.random.SeedSequence([seed, NOT_A_DIGIT, 2]).generate_state(len(chunks))
+    seeds = np.random.SeedSequence(entropy).generate_state(len(chunks))
 
     def run(index: np.ndarray, chunk_seed: int) -> np.ndarray:
         rng = np.random.default_rng(chunk_seed)
-        pairs = (TOUCHING_PAIR.compose(list(digits[rng.choice(len(digits), 2, replace=False)]), rng)[0]
-                 for _ in index)
-        return np.stack([mnist_from_ink(ink_map(image)) for image in pairs])
+        out = []
+        for i in index:
+            try:
+                out.append(mnist_from_ink(ink(int(i), rng)))
+            except InvalidImageError:
+                out.append(np.zeros((28, 28), np.float32))
+        return np.stack(out)
 
-    images = np.concatenate(Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds)))
-    style = TOUCHING_PAIR
-    return images, {"n": len(images), "seed": seed, "gap": list(style.gap), "scale": list(style.scale),
-                    "shift": style.shift}
+    return np.concatenate(Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds)))
 
 
 def _scribble(rng: np.random.Generator) -> list[np.ndarray]:

@@ -57,28 +57,24 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     val_size = max(10, len(y_all) // 5) if quick else VALIDATION_SIZE
     train_idx, val_idx = train_test_split(np.arange(len(y_all)), test_size=val_size, stratify=y_all, random_state=seed)
 
-    copies = max((c.augment_copies for c in candidates), default=0)
-    copies = min(copies, 1) if quick else copies
+    copies = _most(candidates, "augment_copies", 1 if quick else None)
     X_aug, aug_source = augment(dataset.x_train.astype(np.float32) / 255.0, copies, seed=seed)
     X_aug = X_aug.reshape(-1, 784)
     if copies:
         print(f"augmentation: {len(X_aug):,} distorted images ({time.monotonic() - start:.0f}s so far)",
               file=stream, flush=True)
 
-    n_style = max((c.style_digits for c in candidates), default=0)
-    n_style = min(n_style, QUICK_STYLE_DIGITS) if quick else n_style
+    n_style = _most(candidates, "style_digits", QUICK_STYLE_DIGITS if quick else None)
     X_style, y_style, styles = style_digits(n_style, seed=seed)
     X_style = X_style.reshape(-1, 784)
     if n_style:
         print(f"style digits: {styles['from_fonts']:,} from {len(styles['font_families'])} font families, "
               f"{styles['from_stroke_templates']:,} from stroke templates", file=stream, flush=True)
 
-    n_other = max((c.non_digits for c in candidates), default=0)
-    n_other = min(n_other, QUICK_STYLE_DIGITS) if quick else n_other
+    n_other = _most(candidates, "non_digits", QUICK_STYLE_DIGITS if quick else None)
     X_other, others = non_digits(n_other, seed=seed)
     X_other = X_other.reshape(-1, 784)
-    n_pairs = max((c.touching_pairs for c in candidates), default=0)
-    n_pairs = min(n_pairs, QUICK_STYLE_DIGITS) if quick else n_pairs
+    n_pairs = _most(candidates, "touching_pairs", QUICK_STYLE_DIGITS if quick else None)
     X_pairs, pairs = touching_pairs(dataset.x_train[train_idx], n_pairs, seed=seed)  # validation digits stay out
     X_pairs = X_pairs.reshape(-1, 784)
 
@@ -88,7 +84,8 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         X_extra, y_extra = images.reshape(-1, 784), labels.astype(np.int64)
         print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
 
-    extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_pairs, X_extra, y_extra)
+    extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_pairs,
+                      X_extra, y_extra)
     extra_in_train = extra.restricted_to(train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
     progress = Progress(sum(len(grid_points(g)) for g in grids) + 2, stream)  # + refit, verifier
@@ -138,6 +135,13 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
           f"{metrics['predict_ms_per_image']:.2f} ms/image, total {metrics['training_seconds'] / 60:.1f} min -> {out}",
           file=stream, flush=True)
     return metrics
+
+
+def _most(candidates: list[Candidate], rows: str, cap: int | None) -> int:
+    """The most extra rows of a kind (a count field of :class:`~digitrec.zoo.Candidate`) any
+    candidate trains on, at most ``cap`` when given: they are made once and shared."""
+    most = max((getattr(c, rows) for c in candidates), default=0)
+    return most if cap is None else min(most, cap)
 
 
 def _calibrated(candidate: Candidate, params: dict[str, Any], X: np.ndarray, y: np.ndarray, groups: np.ndarray,
