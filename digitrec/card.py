@@ -107,6 +107,13 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                f"{metrics['touching_pairs']['seed']}, `digitrec.styles.touching_pairs`) join that class too, "
                "so that the number reader doubts reading two touching digits as one"
                if metrics.get("touching_pairs") else "")
+            + (f"; {metrics['cut_pieces']['n']:,} training digits as the number reader cuts them out of "
+               f"numbers of three digits run together (same spacing, sizes and baselines; seed "
+               f"{metrics['cut_pieces']['seed']}, `digitrec.styles.cut_pieces`), each at least "
+               f"{metrics['cut_pieces']['purity']:.0%} its own ink and holding at least "
+               f"{metrics['cut_pieces']['coverage']:.0%} of it, kept their labels, so that the model reads "
+               "digits cut apart with some of a neighbour's strokes"
+               if metrics.get("cut_pieces") else "")
             + (f"; {metrics['extra_data']['n']:,} images corrected by users of the app "
                f"(`--extra-data {metrics['extra_data']['source']}`) joined every candidate's training rows"
                if metrics.get("extra_data") else "; no user-corrected samples were used")

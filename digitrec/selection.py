@@ -75,7 +75,8 @@ class ExtraRows:
 
     Distorted copies come copy-major (see :func:`digitrec.augment.augment`) with the
     labels and source indices of their originals; style digits, not-a-digit images (and
-    touching pairs of training digits, also not one digit) and user corrections are used as they are.
+    touching pairs of training digits, also not one digit), training digits cut out of numbers
+    and user corrections are used as they are.
     """
 
     X_aug: np.ndarray
@@ -86,6 +87,8 @@ class ExtraRows:
     y_style: np.ndarray
     X_other: np.ndarray
     X_pairs: np.ndarray
+    X_pieces: np.ndarray
+    y_pieces: np.ndarray
     X_extra: np.ndarray
     y_extra: np.ndarray
 
@@ -102,7 +105,7 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: Ext
     In order: the dataset rows (a random subsample for slow families when
     ``subsample_seed`` is given), the candidate's distorted copies (grouped with the
     index of their source, so copies stay in one fold), style digits, not-a-digit images,
-    touching pairs and user corrections (each a group of its own).
+    touching pairs, cut pieces and user corrections (each a group of its own).
     """
     groups = np.arange(len(y))
     if subsample_seed is not None and candidate.max_train and len(X) > candidate.max_train:
@@ -128,6 +131,9 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: Ext
     if candidate.touching_pairs:
         n = min(candidate.touching_pairs, len(extra.X_pairs))
         add(extra.X_pairs[:n], np.full(n, NOT_A_DIGIT))
+    if candidate.cut_pieces:
+        n = min(candidate.cut_pieces, len(extra.y_pieces))
+        add(extra.X_pieces[:n], extra.y_pieces[:n])
     add(extra.X_extra, extra.y_extra)
     return np.concatenate(parts_X), np.concatenate(parts_y), np.concatenate(parts_groups)
 

@@ -1,5 +1,6 @@
 """Style diversity for training: digits from handwriting fonts and pen-stroke templates,
-and the things that are not one digit (scribbles, letters, two digits run together).
+digits as the number reader cuts them out of a written number, and the things that are not
+one digit (scribbles, letters, two digits run together).
 
 MNIST under-represents styles people draw on the Space (crossed sevens, curved-tail
 nines, open fours, typeset-looking digits). These digits come from the *training* side of
@@ -17,6 +18,8 @@ from joblib import Parallel, delayed
 from digitrec import synthetic
 from digitrec.errors import InvalidImageError
 from digitrec.normalize import ink_map, mnist_from_ink
+from digitrec.piece_verifier import ink_counts, ink_owners
+from digitrec.segment import PIECE_FEATURES, candidate_digits
 
 #: Share of style digits drawn from stroke templates (the rest from fonts, when installed).
 STROKE_SHARE = 0.5
@@ -33,23 +36,22 @@ def style_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, n
     labels = np.arange(n) % 10
     kinds = np.array(["stroke"] * n_strokes + ["font"] * (n - n_strokes))
 
-    def ink(i: int, rng: np.random.Generator) -> np.ndarray:
+    def ink(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
         if kinds[i] == "stroke":
             image = synthetic.render_stroke_variant(int(labels[i]), rng)
         else:
             image = synthetic.render_font_digit(int(labels[i]), synthetic.sample_font(fonts, rng), rng)
-        return synthetic.ink_of(image)
+        return [(synthetic.ink_of(image), i)]
 
     if n == 0:
         return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), {"n": 0}
-    images = _made_in_chunks(n, seed, ink, n_jobs)
-    keep = images.reshape(n, -1).max(axis=1) > 0
+    images, made = _made_in_chunks(n, seed, ink, n_jobs)
     description = {
-        "n": int(keep.sum()), "seed": seed, "from_stroke_templates": int((keep & (kinds == "stroke")).sum()),
-        "from_fonts": int((keep & (kinds == "font")).sum()),
+        "n": len(made), "seed": seed, "from_stroke_templates": int((kinds[made] == "stroke").sum()),
+        "from_fonts": int((kinds[made] == "font").sum()),
         "font_families": sorted({f.family for f in fonts}),
     }
-    return images[keep], labels[keep].astype(np.int64), description
+    return images, labels[made].astype(np.int64), description
 
 
 #: Label given to things that are not digits (scribbles, letters, symbols) in training.
@@ -65,16 +67,15 @@ def non_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dic
         return np.empty((0, 28, 28), np.float32), {"n": 0}
     fonts = synthetic.find_fonts().train
 
-    def ink(_: int, rng: np.random.Generator) -> np.ndarray:
+    def ink(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
         if fonts and rng.random() < 0.5:
             glyph = NON_DIGIT_GLYPHS[int(rng.integers(len(NON_DIGIT_GLYPHS)))]
             image = synthetic.render_font_digit(glyph, synthetic.sample_font(fonts, rng), rng)
         else:
             image = synthetic.sketch_canvas(_scribble(rng), rng, jitter=0.0)
-        return synthetic.ink_of(image)
+        return [(synthetic.ink_of(image), i)]
 
-    images = _made_in_chunks(n, [seed, NOT_A_DIGIT], ink, n_jobs)
-    images = images[images.reshape(len(images), -1).max(axis=1) > 0]
+    images, _ = _made_in_chunks(n, [seed, NOT_A_DIGIT], ink, n_jobs)
     return images, {"n": len(images), "seed": seed, "glyphs": NON_DIGIT_GLYPHS}
 
 
@@ -94,34 +95,102 @@ def touching_pairs(digits: np.ndarray, n: int, seed: int = 0, n_jobs: int = -1) 
     if n == 0:
         return np.empty((0, 28, 28), np.float32), {"n": 0}
 
-    def ink(_: int, rng: np.random.Generator) -> np.ndarray:
+    def ink(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
         pair = digits[rng.choice(len(digits), 2, replace=False)]
-        return ink_map(TOUCHING_PAIR.compose(list(pair), rng)[0])
+        return [(ink_map(TOUCHING_PAIR.compose(list(pair), rng)[0]), i)]
 
-    images = _made_in_chunks(n, [seed, NOT_A_DIGIT, 2], ink, n_jobs)
+    images, _ = _made_in_chunks(n, [seed, NOT_A_DIGIT, 2], ink, n_jobs)
     return images, {"n": len(images), "seed": seed, "gap": list(TOUCHING_PAIR.gap),
                     "scale": list(TOUCHING_PAIR.scale), "shift": TOUCHING_PAIR.shift}
 
 
-def _made_in_chunks(n: int, entropy: int | list[int], ink: Callable[[int, np.random.Generator], np.ndarray],
-                    n_jobs: int) -> np.ndarray:
-    """``n`` (at least 1) MNIST-format images, image ``i`` normalized from ``ink(i, rng)``; all
-    zeros when it has no usable ink. Made in parallel chunks, each with its own generator
-    seeded from ``entropy``, so the result depends on ``entropy`` only."""
+#: How :func:`cut_pieces` writes the numbers it cuts digits out of: three digits, 4 px
+#: crossing to 1 px apart, each scaled 0.75-1.25x and shifted up to 15% off the baseline.
+CUT_NUMBER = synthetic.NumberStyle(3, (-4, 1), (0.75, 1.25), 0.15)
+#: A cut piece is a digit when at least ``CUT_PURITY`` of its ink is that digit's and it
+#: holds at least ``CUT_COVERAGE`` of that digit's ink (the rest: a neighbour's intruding strokes).
+CUT_PURITY, CUT_COVERAGE = 0.8, 0.9
+
+
+class _EveryCut:
+    """A stand-in classifier unsure of everything (0.1 for each digit), so the number reader
+    weighs every cut of every cluster: the candidates do not depend on any trained model."""
+
+    classes = [str(d) for d in range(10)]
+
+    def predict_proba_normalized(self, batch: np.ndarray) -> np.ndarray:
+        return np.full((len(batch), len(self.classes)), 1.0 / len(self.classes))
+
+
+def cut_pieces(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
+               n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """About ``n`` MNIST-format digits as the number reader cuts them out of numbers written
+    with ``digits`` ((m, 28, 28) uint8, 255 = ink; ``labels`` their digits) run together
+    (:data:`CUT_NUMBER`), and their labels.
+
+    Where written digits cross, a cut leaves some of a neighbour's strokes in a digit and
+    clips some of its own. A piece counts as a digit when it is mostly one digit's ink and
+    holds most of it (``CUT_PURITY``, ``CUT_COVERAGE``); for each digit of a number, one
+    such piece is drawn at random. A model trained on them reads overlapping digits cut
+    apart. Pass training digits only, never test digits.
+    """
+    if n == 0:
+        return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), {"n": 0}
+    cut = PIECE_FEATURES.index("cut")
+
+    def ink(_: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+        picked = rng.choice(len(digits), CUT_NUMBER.digits, replace=False)
+        image, owner, _ = CUT_NUMBER.compose(list(digits[picked]), rng)
+        ink, owner = ink_owners(image, owner)
+        candidates = [c for c in candidate_digits(_EveryCut(), ink) if c.features[cut]]
+        counts, totals = ink_counts(candidates, owner)
+        main = counts.argmax(axis=1)
+        held = counts[np.arange(len(counts)), main]
+        fits = (held >= CUT_PURITY * counts.sum(axis=1)) & (held >= CUT_COVERAGE * totals[main])
+        found = []
+        for digit in np.unique(main[fits]):
+            choices = np.flatnonzero(fits & (main == digit))
+            found.append((candidates[int(rng.choice(choices))].crop, int(labels[picked[digit - 1]])))
+        return found
+
+    numbers = int(np.ceil(n / CUT_NUMBER.digits * 1.2))  # a few digits have no piece that fits
+    images, found = _made_in_chunks(numbers, [seed, 3], ink, n_jobs)
+    images, found = images[:n], found[:n]
+    return images, found.astype(np.int64), {
+        "n": len(found), "seed": seed, "gap": list(CUT_NUMBER.gap), "scale": list(CUT_NUMBER.scale),
+        "shift": CUT_NUMBER.shift, "purity": CUT_PURITY, "coverage": CUT_COVERAGE}
+
+
+def _made_in_chunks(n: int, entropy: int | list[int],
+                    make: Callable[[int, np.random.Generator], list[tuple[np.ndarray, int]]],
+                    n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-format images normalized from the inks ``make(i, rng)`` gives for ``i`` in
+    ``range(n)`` (``n`` at least 1), with the tag ``make`` gives each; inks with no usable
+    ink are dropped. Made in parallel chunks, each with its own generator seeded from
+    ``entropy``, so the result depends on ``entropy`` only."""
     chunks = np.array_split(np.arange(n), max(1, min(n // 200, 32)))
     seeds = np.random.SeedSequence(entropy).generate_state(len(chunks))
 
-    def run(index: np.ndarray, chunk_seed: int) -> np.ndarray:
+    def run(index: np.ndarray, chunk_seed: int) -> tuple[list[np.ndarray], list[int]]:
         rng = np.random.default_rng(chunk_seed)
-        out = []
+        images, tags = [], []
         for i in index:
             try:
-                out.append(mnist_from_ink(ink(int(i), rng)))
+                made = make(int(i), rng)
             except InvalidImageError:
-                out.append(np.zeros((28, 28), np.float32))
-        return np.stack(out)
+                continue
+            for ink, tag in made:
+                try:
+                    images.append(mnist_from_ink(ink))
+                    tags.append(tag)
+                except InvalidImageError:
+                    pass
+        return images, tags
 
-    return np.concatenate(Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds)))
+    done = Parallel(n_jobs=n_jobs)(delayed(run)(idx, int(s)) for idx, s in zip(chunks, seeds))
+    images = [image for chunk_images, _ in done for image in chunk_images]
+    tags = np.array([tag for _, chunk_tags in done for tag in chunk_tags], dtype=np.int64)
+    return (np.stack(images) if images else np.empty((0, 28, 28), np.float32)), tags
 
 
 def _scribble(rng: np.random.Generator) -> list[np.ndarray]:

@@ -26,7 +26,7 @@ from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
 from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
 from digitrec.selection import CandidateResult, ExtraRows, Progress, grid_points, served_digits, training_rows, tune
 from digitrec.serialization import save_model
-from digitrec.styles import non_digits, style_digits, touching_pairs
+from digitrec.styles import cut_pieces, non_digits, style_digits, touching_pairs
 from digitrec.zoo import CANDIDATES, Candidate
 
 CLASSES = [str(d) for d in range(10)]
@@ -77,6 +77,9 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     n_pairs = _most(candidates, "touching_pairs", QUICK_STYLE_DIGITS if quick else None)
     X_pairs, pairs = touching_pairs(dataset.x_train[train_idx], n_pairs, seed=seed)  # validation digits stay out
     X_pairs = X_pairs.reshape(-1, 784)
+    n_pieces = _most(candidates, "cut_pieces", QUICK_STYLE_DIGITS if quick else None)
+    X_pieces, y_pieces, pieces = cut_pieces(dataset.x_train[train_idx], y_all[train_idx], n_pieces, seed=seed)
+    X_pieces = X_pieces.reshape(-1, 784)
 
     X_extra, y_extra = np.empty((0, 784), np.float32), np.empty((0,), np.int64)
     if extra_data is not None:
@@ -85,7 +88,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
 
     extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_pairs,
-                      X_extra, y_extra)
+                      X_pieces, y_pieces, X_extra, y_extra)
     extra_in_train = extra.restricted_to(train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
     progress = Progress(sum(len(grid_points(g)) for g in grids) + 2, stream)  # + refit, verifier
@@ -124,6 +127,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         "style_digits": styles if candidate.style_digits and n_style else None,
         "not_a_digit": others if candidate.non_digits and n_other else None,
         "touching_pairs": pairs if candidate.touching_pairs and n_pairs else None,
+        "cut_pieces": pieces if candidate.cut_pieces and n_pieces else None,
         "extra_data": {"source": str(extra_data), "n": len(y_extra)} if extra_data is not None else None,
         "training_seconds": time.monotonic() - start,
     }

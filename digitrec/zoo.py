@@ -40,6 +40,7 @@ class Candidate:
     style_digits: int = 0  # font and stroke-template digits added to training (see digitrec.styles)
     non_digits: int = 0  # scribbles and letters added as an extra "not a digit" class
     touching_pairs: int = 0  # two training digits run together, added to that class too
+    cut_pieces: int = 0  # training digits cut out of numbers by the number reader, with their labels
     max_train: int | None = None  # subsample the training split for slow families
 
 
@@ -127,6 +128,7 @@ CANDIDATES: dict[str, Candidate] = {
             style_digits=6000,
             non_digits=3000,
             touching_pairs=12000,
+            cut_pieces=12000,
         ),
     ]
 }

@@ -16,7 +16,7 @@ from digitrec import plots
 from digitrec.data import load_sklearn_digits
 from digitrec.normalize import normalize_many
 from digitrec.selection import served_digits
-from digitrec.styles import NOT_A_DIGIT, touching_pairs
+from digitrec.styles import NOT_A_DIGIT, cut_pieces, touching_pairs
 from digitrec.zoo import CANDIDATES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +133,18 @@ def test_touching_pairs_are_two_digits_as_one_mark():
         return float(np.median(ratios))
 
     assert width_to_height(pairs) > 1.5 * width_to_height(normalize_many(digits[:60], n_jobs=1))
+
+
+def test_cut_pieces_are_the_digits_they_were_cut_from():
+    """Digits cut out of numbers run together keep their labels: one digit wide, labelled
+    as a model of plain digits mostly reads them; the same for a seed."""
+    data = load_sklearn_digits()
+    pieces, labels, description = cut_pieces(data.x_train[:300], data.y_train[:300], 120, seed=2, n_jobs=1)
+    assert pieces.shape == (120, 28, 28) and len(labels) == 120 == description["n"]
+    np.testing.assert_array_equal(pieces, cut_pieces(data.x_train[:300], data.y_train[:300], 120, seed=2, n_jobs=1)[0])
+    assert len(np.unique(labels)) == 10
+    model = SVC().fit(normalize_many(data.x_train[:1000], n_jobs=1).reshape(1000, -1), data.y_train[:1000])
+    assert (model.predict(pieces.reshape(120, -1)) == labels).mean() >= 0.8
 
 
 def test_candidates_are_scored_by_the_digit_the_app_serves():
