@@ -114,7 +114,9 @@ CUT_PURITY, CUT_COVERAGE = 0.8, 0.9
 
 class _EveryCut:
     """A stand-in classifier unsure of everything (0.1 for each digit), so the number reader
-    weighs every cut of every cluster: the candidates do not depend on any trained model."""
+    weighs every cut of every cluster: the candidates do not depend on any trained model.
+    (Its doubt, ``ln 10``, is above :data:`digitrec.segment.ONE_DIGIT_DOUBT`, so no cluster
+    is kept whole as one digit.)"""
 
     classes = [str(d) for d in range(10)]
 
