@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
-from digitrec.piece_verifier import ink_counts, ink_owners, whole_digit_labels  # noqa: E402
+from digitrec.piece_verifier import ink_owners, main_digits, whole_digit_labels  # noqa: E402
 from digitrec.segment import VERIFIER_FLOOR, candidate_digits, read_ink, read_number  # noqa: E402
 from digitrec.synthetic import NUMBER_STYLES  # noqa: E402
 
@@ -103,12 +103,9 @@ def candidates_hold_every_digit(classifier, image, owner: np.ndarray, truth: str
     the model reads right (see ``READABLE``)."""
     ink, owner = ink_owners(image, owner)
     candidates = candidate_digits(classifier, ink)
-    all_counts, totals = ink_counts(candidates, owner)
     found = set()
-    for counts, candidate in zip(all_counts, candidates):
-        main = int(counts.argmax())
-        if (counts[main] >= READABLE * max(counts.sum(), 1) and counts[main] >= READABLE * totals[main]
-                and candidate.label == truth[main - 1]):
+    for main, purity, coverages, candidate in zip(*main_digits(candidates, owner), candidates):
+        if purity >= READABLE and coverages[main] >= READABLE and candidate.label == truth[main - 1]:
             found.add(main)
     return len(found) == len(truth)
 

@@ -65,19 +65,27 @@ def whole_digit_labels(candidates: Sequence[tuple[Any, ...]], owner: np.ndarray)
     """1 for candidates (as from :func:`~digitrec.segment.candidate_digits`) that are one whole
     digit, 0 for those that are not, None when unclear; ``owner`` says which digit (1, 2, ...,
     0 for paper) each pixel of the ink map belongs to."""
-    all_counts, totals = ink_counts(candidates, owner)
     labels: list[int | None] = []
-    for counts in all_counts:
-        if counts.sum() == 0:
+    for main, purity, coverages in zip(*main_digits(candidates, owner)):
+        if main == 0:
             labels.append(None)
             continue
-        coverages = counts / np.maximum(totals, 1)
-        main = int(counts.argmax())
-        purity, coverage = counts[main] / counts.sum(), coverages[main]
+        coverage = coverages[main]
         swallowed = np.delete(coverages[1:], main - 1).max(initial=0.0)
         labels.append(0 if purity < MIXED or coverage < PARTIAL or swallowed >= SWALLOWED
                       else 1 if purity >= PURE and coverage >= COMPLETE else None)
     return labels
+
+
+def main_digits(candidates: Sequence[tuple[Any, ...]], owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which digit each candidate mostly is, from the ink it holds (arguments as for
+    :func:`ink_counts`): the digit most of its ink belongs to (1, 2, ...; 0 when it holds
+    no ink), the share of its ink that is that digit's, and the share of each digit's ink
+    it holds (row per candidate, column ``k`` for digit ``k``)."""
+    counts, totals = ink_counts(candidates, owner)
+    main = counts.argmax(axis=1)
+    purity = counts[np.arange(len(counts)), main] / np.maximum(counts.sum(axis=1), 1)
+    return main, purity, counts / np.maximum(totals, 1)
 
 
 def ink_counts(candidates: Sequence[tuple[Any, ...]], owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

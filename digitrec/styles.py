@@ -18,7 +18,7 @@ from joblib import Parallel, delayed
 from digitrec import synthetic
 from digitrec.errors import InvalidImageError
 from digitrec.normalize import ink_map, mnist_from_ink
-from digitrec.piece_verifier import ink_counts, ink_owners
+from digitrec.piece_verifier import ink_owners, main_digits
 from digitrec.segment import PIECE_FEATURES, candidate_digits
 
 #: Share of style digits drawn from stroke templates (the rest from fonts, when installed).
@@ -36,7 +36,7 @@ def style_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, n
     labels = np.arange(n) % 10
     kinds = np.array(["stroke"] * n_strokes + ["font"] * (n - n_strokes))
 
-    def ink(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+    def make(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
         if kinds[i] == "stroke":
             image = synthetic.render_stroke_variant(int(labels[i]), rng)
         else:
@@ -45,7 +45,7 @@ def style_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, n
 
     if n == 0:
         return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), {"n": 0}
-    images, made = _made_in_chunks(n, seed, ink, n_jobs)
+    images, made = _made_in_chunks(n, seed, make, n_jobs)
     description = {
         "n": len(made), "seed": seed, "from_stroke_templates": int((kinds[made] == "stroke").sum()),
         "from_fonts": int((kinds[made] == "font").sum()),
@@ -67,7 +67,7 @@ def non_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dic
         return np.empty((0, 28, 28), np.float32), {"n": 0}
     fonts = synthetic.find_fonts().train
 
-    def ink(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+    def make(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
         if fonts and rng.random() < 0.5:
             glyph = NON_DIGIT_GLYPHS[int(rng.integers(len(NON_DIGIT_GLYPHS)))]
             image = synthetic.render_font_digit(glyph, synthetic.sample_font(fonts, rng), rng)
@@ -75,7 +75,7 @@ def non_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dic
             image = synthetic.sketch_canvas(_scribble(rng), rng, jitter=0.0)
         return [(synthetic.ink_of(image), i)]
 
-    images, _ = _made_in_chunks(n, [seed, NOT_A_DIGIT], ink, n_jobs)
+    images, _ = _made_in_chunks(n, [seed, NOT_A_DIGIT], make, n_jobs)
     return images, {"n": len(images), "seed": seed, "glyphs": NON_DIGIT_GLYPHS}
 
 
@@ -95,11 +95,11 @@ def touching_pairs(digits: np.ndarray, n: int, seed: int = 0, n_jobs: int = -1) 
     if n == 0:
         return np.empty((0, 28, 28), np.float32), {"n": 0}
 
-    def ink(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+    def make(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
         pair = digits[rng.choice(len(digits), 2, replace=False)]
         return [(ink_map(TOUCHING_PAIR.compose(list(pair), rng)[0]), i)]
 
-    images, _ = _made_in_chunks(n, [seed, NOT_A_DIGIT, 2], ink, n_jobs)
+    images, _ = _made_in_chunks(n, [seed, NOT_A_DIGIT, 2], make, n_jobs)
     return images, {"n": len(images), "seed": seed, "gap": list(TOUCHING_PAIR.gap),
                     "scale": list(TOUCHING_PAIR.scale), "shift": TOUCHING_PAIR.shift}
 
@@ -140,15 +140,13 @@ def cut_pieces(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
         return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), {"n": 0}
     cut = PIECE_FEATURES.index("cut")
 
-    def ink(_: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+    def make(_: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
         picked = rng.choice(len(digits), CUT_NUMBER.digits, replace=False)
         image, owner, _ = CUT_NUMBER.compose(list(digits[picked]), rng)
         ink, owner = ink_owners(image, owner)
         candidates = [c for c in candidate_digits(_EveryCut(), ink) if c.features[cut]]
-        counts, totals = ink_counts(candidates, owner)
-        main = counts.argmax(axis=1)
-        held = counts[np.arange(len(counts)), main]
-        fits = (held >= CUT_PURITY * counts.sum(axis=1)) & (held >= CUT_COVERAGE * totals[main])
+        main, purity, coverages = main_digits(candidates, owner)
+        fits = (purity >= CUT_PURITY) & (coverages[np.arange(len(main)), main] >= CUT_COVERAGE)
         found = []
         for digit in np.unique(main[fits]):
             choices = np.flatnonzero(fits & (main == digit))
@@ -156,7 +154,7 @@ def cut_pieces(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
         return found
 
     numbers = int(np.ceil(n / CUT_NUMBER.digits * 1.2))  # a few digits have no piece that fits
-    images, found = _made_in_chunks(numbers, [seed, 3], ink, n_jobs)
+    images, found = _made_in_chunks(numbers, [seed, 3], make, n_jobs)
     images, found = images[:n], found[:n]
     return images, found.astype(np.int64), {
         "n": len(found), "seed": seed, "gap": list(CUT_NUMBER.gap), "scale": list(CUT_NUMBER.scale),
