@@ -10,6 +10,7 @@ from the stroke templates, and are MNIST-normalized exactly like served images.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -104,9 +105,9 @@ def touching_pairs(digits: np.ndarray, n: int, seed: int = 0, n_jobs: int = -1) 
                     "scale": list(TOUCHING_PAIR.scale), "shift": TOUCHING_PAIR.shift}
 
 
-#: How :func:`cut_pieces` writes the numbers it cuts digits out of: three digits, 4 px
-#: crossing to 1 px apart, each scaled 0.75-1.25x and shifted up to 15% off the baseline.
-CUT_NUMBER = synthetic.NumberStyle(3, (-4, 1), (0.75, 1.25), 0.15)
+#: How :func:`cut_pieces` writes the numbers it cuts digits out of: three digits spaced, sized
+#: and shifted as :data:`TOUCHING_PAIR`'s two (the model card says they are the same).
+CUT_NUMBER = replace(TOUCHING_PAIR, digits=3)
 #: A cut piece is a digit when at least ``CUT_PURITY`` of its ink is that digit's and it
 #: holds at least ``CUT_COVERAGE`` of that digit's ink (the rest: a neighbour's intruding strokes).
 CUT_PURITY, CUT_COVERAGE = 0.8, 0.9
