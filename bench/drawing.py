@@ -12,6 +12,14 @@ accuracy and expected calibration error (ECE, 15 bins on the top probability) of
 and of the MNIST test split fed directly, through ``mnist_from_ink`` (as in training)
 and through ``to_mnist`` (as a 28x28 white-on-black upload).
 
+Things that are not digits are scored apart (``not_a_digit``): random pen scribbles drawn
+on the sketchpad canvas in every sketch condition, and the letters and symbols the model's
+"not a digit" class learns from (:data:`digitrec.styles.NON_DIGIT_GLYPHS`) rendered in the
+held-out font families. For each, the share the app calls unsure (top confidence below
+:data:`digitrec.serving.LOW_CONFIDENCE`), the share it is confident about (at least 0.9) and
+the mean top confidence (the higher the first, the better), and what the confident ones
+were (sketch condition, glyph).
+
     python bench/drawing.py [--n 300] [--seed 0] [--model DIR] [--data mnist.npz] [--jobs 2]
 """
 
@@ -22,6 +30,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +46,8 @@ from digitrec.errors import InvalidImageError  # noqa: E402
 from digitrec.evaluation import expected_calibration_error as ece  # noqa: E402
 from digitrec.normalize import mnist_from_ink, to_mnist  # noqa: E402
 from digitrec import synthetic as syn  # noqa: E402
+from digitrec.serving import LOW_CONFIDENCE  # noqa: E402
+from digitrec.styles import NON_DIGIT_GLYPHS, scribble  # noqa: E402
 
 _REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("DIGITREC_MNIST") or next(
@@ -55,6 +66,13 @@ CONDITIONS = {
     "white_on_black_mnist": ("inverted", "mnist"),
     "white_on_black_font": ("inverted", "font"),
 }
+#: Inputs that are not digits, scored by how often the app says it is unsure (label -1).
+NOT_A_DIGIT = {
+    "scribbles": ("scribble", None),
+    "letters_held_out_fonts": ("glyph", None),
+}
+#: Least top confidence counted as confident.
+CONFIDENT = 0.9
 
 
 def plain_mnist(image: Image.Image) -> np.ndarray:
@@ -104,11 +122,18 @@ def _make(kind: str, arg, rng: np.random.Generator, mnist_x: np.ndarray, mnist_y
             img, digit, tag = syn.sketch_canvas(mnist_x, rng, "normal"), mnist_y, "mnist"
         out = syn.phone_photo(img, rng) if kind == "photo" else syn.white_on_black(img)
         return out, digit, tag
+    if kind == "scribble":
+        sketch = sorted(syn.SKETCH_CONDITIONS)[int(rng.integers(len(syn.SKETCH_CONDITIONS)))]
+        return syn.sketch_canvas(scribble(rng), rng, sketch, jitter=0.0), -1, sketch
+    if kind == "glyph":
+        glyph = NON_DIGIT_GLYPHS[int(rng.integers(len(NON_DIGIT_GLYPHS)))]
+        font = syn.sample_font(fonts["all"], rng)
+        return syn.render_font_digit(glyph, font, rng), -1, glyph
     raise ValueError(kind)
 
 
 def _run_chunk(name: str, entropy: tuple[int, ...], xs: np.ndarray, ys: np.ndarray, fonts: dict):
-    kind, arg = CONDITIONS[name]
+    kind, arg = {**CONDITIONS, **NOT_A_DIGIT}[name]
     rng = np.random.default_rng(np.random.SeedSequence(list(entropy)))
     ours, plain, ok_ours, ok_plain, labels, tags = [], [], [], [], [], []
     for x, y in zip(xs, ys):
@@ -145,6 +170,17 @@ def score(proba: np.ndarray, labels: np.ndarray, ok: np.ndarray) -> dict:
     }
 
 
+def doubt(proba: np.ndarray, ok: np.ndarray) -> dict:
+    """How unsure the model is of things that are not digits (a rejected image counts as unsure)."""
+    top = np.where(ok, proba.max(axis=1), 0.0)
+    return {
+        "unsure_share": round(float((top < LOW_CONFIDENCE).mean()), 4),
+        "confident_share": round(float((top >= CONFIDENT).mean()), 4),
+        "mean_top_confidence": round(float(top.mean()), 4),
+        "rejected": int((~ok).sum()),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=300, help="samples per condition")
@@ -161,10 +197,11 @@ def main(argv: list[str] | None = None) -> dict:
     held = catalog.held_out
     fonts = {"all": held, "hand": [f for f in held if f.handwriting],
              "typeset": [f for f in held if not f.handwriting]}
-    conditions = [c for c in CONDITIONS
+    every_condition = {**CONDITIONS, **NOT_A_DIGIT}
+    conditions = [c for c in every_condition
                   if not (c.startswith("font_") and not fonts["hand" if CONDITIONS[c][1] else "typeset"])
-                  and not (c.endswith("_font") and not held)]
-    skipped = sorted(set(CONDITIONS) - set(conditions))
+                  and not ((c.endswith("_font") or c.endswith("_fonts")) and not held)]
+    skipped = sorted(set(every_condition) - set(conditions))
 
     # MNIST test split, as the model was trained (direct) and through to_mnist
     x_test = data.x_test.astype(np.float32) / 255.0
@@ -184,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
     # synthetic conditions: MNIST test digits drawn without replacement per condition
     tasks = []
     for name in conditions:
-        ci = list(CONDITIONS).index(name)  # the same draws whatever else is skipped
+        ci = list(every_condition).index(name)  # the same draws whatever else is skipped
         pick = np.random.default_rng([args.seed, ci]).choice(len(y_test), args.n, replace=args.n > len(y_test))
         for k, start_i in enumerate(range(0, args.n, CHUNK)):
             idx = pick[start_i: start_i + CHUNK]
@@ -192,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = Parallel(n_jobs=args.jobs)(delayed(_run_chunk)(name, ent, xs, ys, fonts)
                                          for name, ent, xs, ys in tasks)
 
-    report = {}
+    report, not_a_digit = {}, {}
     for name in conditions:
         parts = [r for (n, *_), r in zip(tasks, results) if n == name]
         ours, plain = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -200,6 +237,12 @@ def main(argv: list[str] | None = None) -> dict:
         labels = np.concatenate([p[4] for p in parts]).astype(int)
         tags = [t for p in parts for t in p[5]]
         p_ours, p_plain = model.predict_proba_normalized(ours), model.predict_proba_normalized(plain)
+        if name in NOT_A_DIGIT:
+            confident = [t for t, top, ok in zip(tags, p_ours.max(axis=1), ok_ours) if ok and top >= CONFIDENT]
+            not_a_digit[name] = {"n": int(len(labels)), "to_mnist": doubt(p_ours, ok_ours),
+                                 "plain_mnist": doubt(p_plain, ok_plain),
+                                 "confident_by_kind": dict(Counter(confident).most_common())}
+            continue
         entry = {"n": int(len(labels)), "to_mnist": score(p_ours, labels, ok_ours),
                  "plain_mnist": score(p_plain, labels, ok_plain)}
         if name == "sketch_targeted_variants":
@@ -224,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
         "mnist_test": mnist_report,
         "conditions": report,
         "mean_accuracy": {"to_mnist": mean("to_mnist"), "plain_mnist": mean("plain_mnist")},
+        "not_a_digit": not_a_digit,
         "skipped": skipped,
         "seconds": round(time.time() - start, 1),
     }

@@ -73,7 +73,7 @@ def non_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dic
             glyph = NON_DIGIT_GLYPHS[int(rng.integers(len(NON_DIGIT_GLYPHS)))]
             image = synthetic.render_font_digit(glyph, synthetic.sample_font(fonts, rng), rng)
         else:
-            image = synthetic.sketch_canvas(_scribble(rng), rng, jitter=0.0)
+            image = synthetic.sketch_canvas(scribble(rng), rng, jitter=0.0)
         return [(synthetic.ink_of(image), i)]
 
     images, _ = _made_in_chunks(n, [seed, NOT_A_DIGIT], make, n_jobs)
@@ -194,7 +194,7 @@ def _made_in_chunks(n: int, entropy: int | list[int],
     return (np.stack(images) if images else np.empty((0, 28, 28), np.float32)), tags
 
 
-def _scribble(rng: np.random.Generator) -> list[np.ndarray]:
+def scribble(rng: np.random.Generator) -> list[np.ndarray]:
     """Two or three random smooth pen strokes in a unit box (never a lone line, which is a 1)."""
     strokes = []
     for _ in range(int(rng.integers(2, 4))):

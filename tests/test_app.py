@@ -19,9 +19,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
 
-from digitrec import serving
+from digitrec import serving, synthetic
 from digitrec.serving import LOW_CONFIDENCE, PREVIEW_SIZE, UNSURE_MESSAGE, Prediction, Predictor
 from digitrec.settings import Settings, SettingsError
+from digitrec.styles import scribble
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
@@ -266,6 +267,20 @@ def test_low_confidence_says_unsure():
     assert prediction.confidence < LOW_CONFIDENCE
     assert UNSURE_MESSAGE in prediction.note()
     assert Prediction({"1": 0.9, "7": 0.1}, np.zeros((28, 28))).note() == ""
+
+
+def test_draw_tab_says_unsure_of_scribbles(predictor, tmp_path):
+    """Random pen scribbles drawn on the sketchpad (new ones, not the model's training
+    scribbles) are not digits: the bundled model gives them a low top confidence and the
+    Draw tab says it is unsure (it does for 29 of these 30)."""
+    rng = np.random.default_rng(2)
+    unsure = 0
+    for i in range(30):
+        path = tmp_path / f"scribble_{i}.png"
+        synthetic.sketch_canvas(scribble(rng), rng, jitter=0.0).save(path)
+        label, _, note, _ = predictor.show_sketch(raw_sketch(path))
+        unsure += UNSURE_MESSAGE in note and max(label.values()) < LOW_CONFIDENCE
+    assert unsure >= 26
 
 
 def test_batch_size_is_limited(predictor):
