@@ -83,7 +83,8 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
         ),
         "Training procedure": (
             "Every candidate family was tuned on the validation split (grid below); the best "
-            "by validation accuracy was refitted on the whole training set"
+            "by validation accuracy (on a tie, the one trained with more distorted copies) was "
+            "refitted on the whole training set"
             + (f" plus {metrics['augmentation']['copies']} distorted copies of each image "
                f"(random rotation, scale, shear, translation, elastic distortion and stroke "
                f"thickness; seed {metrics['augmentation']['seed']}; ranges "

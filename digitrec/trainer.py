@@ -24,7 +24,8 @@ from digitrec.data import DigitDataset
 from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
 from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
-from digitrec.selection import CandidateResult, ExtraRows, Progress, grid_points, served_digits, training_rows, tune
+from digitrec.selection import (CandidateResult, ExtraRows, Progress, chosen, grid_points, served_digits,
+                                training_rows, tune)
 from digitrec.serialization import save_model
 from digitrec.styles import cut_pieces, non_digits, style_digits, touching_pairs
 from digitrec.zoo import CANDIDATES, Candidate
@@ -100,12 +101,12 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         fitted[candidate.name], result = tune(candidate, X_fit, y_fit, X_all[val_idx], y_all[val_idx], grid, progress)
         results.append(result)
 
-    chosen = max(results, key=lambda r: r.val_accuracy)
-    candidate = CANDIDATES[chosen.name]
-    progress.step(f"refitting {chosen.name} on the whole training set with calibration")
+    best = chosen(results)
+    candidate = CANDIDATES[best.name]
+    progress.step(f"refitting {best.name} on the whole training set with calibration")
     X_final, y_final, groups = training_rows(candidate, X_all, y_all, extra)
     fit_start = time.perf_counter()
-    model = _calibrated(candidate, chosen.best_params, X_final, y_final, groups, seed)
+    model = _calibrated(candidate, best.best_params, X_final, y_final, groups, seed)
     final_fit_seconds = time.perf_counter() - fit_start
 
     for result in results:  # the test split, touched once, after selection
@@ -114,10 +115,10 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     report = evaluate(proba, y_test, CLASSES)
     metrics = {
         "test_accuracy": report["accuracy"],
-        "validation_accuracy": chosen.val_accuracy,
+        "validation_accuracy": best.val_accuracy,
         **{k: report[k] for k in ("per_class", "macro_f1", "confusion_matrix", "roc_auc_ovr", "ece")},
         "predict_ms_per_image": per_image_predict_ms(model, X_test),
-        "chosen": {"name": chosen.name, "description": chosen.description, "params": chosen.best_params,
+        "chosen": {"name": best.name, "description": best.description, "params": best.best_params,
                    "final_fit_seconds": final_fit_seconds, "n_train": len(y_final)},
         "candidates": [r.as_dict() for r in results],
         "data": {"source": dataset.source, "n_train": len(y_all), "n_validation": len(val_idx),
@@ -135,7 +136,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     progress.step("training the piece verifier for reading whole numbers")  # it also writes the card
     metrics["piece_verifier"] = add_piece_verifier(out, dataset.x_train, QUICK_VERIFIER_NUMBERS if quick else N_NUMBERS,
                                                    seed=seed, repo_id=repo_id)
-    print(f"chosen: {chosen.name}, test accuracy {metrics['test_accuracy']:.4f}, "
+    print(f"chosen: {best.name}, test accuracy {metrics['test_accuracy']:.4f}, "
           f"{metrics['predict_ms_per_image']:.2f} ms/image, total {metrics['training_seconds'] / 60:.1f} min -> {out}",
           file=stream, flush=True)
     return metrics

@@ -15,7 +15,7 @@ import digitrec
 from digitrec import plots
 from digitrec.data import load_sklearn_digits
 from digitrec.normalize import normalize_many
-from digitrec.selection import served_digits
+from digitrec.selection import CandidateResult, chosen, served_digits
 from digitrec.styles import NOT_A_DIGIT, cut_pieces, touching_pairs
 from digitrec.zoo import CANDIDATES
 
@@ -160,3 +160,17 @@ def test_candidates_are_scored_by_the_digit_the_app_serves():
     assert (answers == NOT_A_DIGIT).sum() >= 25  # the pairs, mostly
     assert set(served) <= set(range(10))
     np.testing.assert_array_equal(served[answers != NOT_A_DIGIT], answers[answers != NOT_A_DIGIT])
+
+
+def test_a_validation_tie_goes_to_the_candidate_trained_with_more_distorted_copies():
+    """Selection keeps the best validation accuracy; on a tie (the bundled model's last
+    retraining: svc_hog and svc_hog_augmented both 0.9942) the augmented candidate wins,
+    whichever comes first."""
+    def result(name, accuracy):
+        return CandidateResult(name, "", {}, accuracy, 0.0, 0.0, 0)
+
+    plain, augmented = result("svc_hog", 0.9942), result("svc_hog_augmented", 0.9942)
+    assert CANDIDATES["svc_hog_augmented"].augment_copies > CANDIDATES["svc_hog"].augment_copies
+    assert chosen([plain, augmented]) is augmented and chosen([augmented, plain]) is augmented
+    better = result("svc_hog", 0.9944)
+    assert chosen([better, augmented]) is better
