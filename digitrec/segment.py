@@ -12,7 +12,9 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
 3. **Touching digits.** With the line's digit height ``H`` (median height of the large
    clusters), every cluster gets candidate cuts: top-to-bottom paths crossing as little
    ink as possible (so slanted and overlapping neighbours are separated along their real
-   boundary, not a straight column). Each cut costs the ink it crosses (in stroke widths);
+   boundary, not a straight column), and seams: paths along the middle of a band where two
+   strokes run merged side by side (a 1 drawn against a 0), which no other path gets
+   between. Each cut costs the ink it crosses (in stroke widths; a seam, little);
    a cheap cut with full-height ink on both sides (two digits touching) earns a bonus, a
    cut splitting a loop (a hole in the ink: a 0, 6, 8, 9) pays extra. A cluster no wider
    than one digit may be, and read by the model as one digit (its whole ink is classified
@@ -32,7 +34,9 @@ at most ``WORK_SIZE`` pixels on its longer side), then:
    for ink cut out of a larger piece, how far its width-to-height ratio is from the usual
    one of the digit it is read as (half a 0 read as a 7 is too narrow for a 7); its width
    may reach along the strokes its cuts go through (overlapping digits share them, so a
-   cut clips the bar of a 4 that crosses the 7 before it). Geometry
+   cut clips the bar of a 4 that crosses the 7 before it). Neighbouring digits of a cluster
+   meet at a cut, or, when one is read as a 1, may share the ink between two neighbouring
+   cuts (a 1 leaning into the next digit, its foot merged into that digit's stem). Geometry
    carries most of the decision: the bundled model's probabilities are about 0.98 for
    nearly any input, fragments of digits included. A stray mark much shorter than the
    digits (a stroke's broken-off tail, a slip of the pen) may be left unread, for a fixed
@@ -110,6 +114,13 @@ DIGIT_ASPECT = ((-0.11, 0.21), (-0.98, 0.48), (-0.08, 0.23), (-0.25, 0.22), (-0.
                 (-0.08, 0.27), (-0.35, 0.22), (-0.28, 0.22), (-0.3, 0.23), (-0.42, 0.21))
 #: Cost per squared deviation (in spreads) from that shape, and its cap.
 ASPECT_WEIGHT, ASPECT_CAP = 0.5, 4.0
+#: Cost of two neighbouring digits of a cluster, one read as a 1, sharing the ink between
+#: two neighbouring cuts (besides both cuts): a 1 leaning into the next digit, its foot
+#: merged into that digit's stem, belongs to both sides of every cut (see :meth:`_Lattice.best`).
+SHARED_ONE_COST = 1.0
+#: Most of the smaller one's ink the two may share (more: the 1 is a stroke of the other digit,
+#: the stem of a 4 read apart from it).
+SHARED_ONE_INK = 0.6
 #: Pieces of a cluster whose shape cost exceeds this are not classified (they never win).
 MAX_PIECE_COST = 4.0
 #: Weight of ``-log q`` (the piece verifier's doubt that a piece is one whole digit), and
@@ -126,6 +137,10 @@ STRAY_HEIGHT, STRAY_COST = 0.45, 3.0
 #: Cut candidates tried per wide cluster, and how far (in line heights) a cut path may wander.
 MAX_CUTS = 14
 PATH_WANDER = 0.25
+#: Seams (:func:`_cut_paths`): the middle of a band of ink at least ``SEAM_WIDTH`` strokes
+#: wide costs ``SEAM_WEIGHT`` of its ink to cut along, and a seam runs along it for at
+#: least ``SEAM_LENGTH`` line heights.
+SEAM_WIDTH, SEAM_WEIGHT, SEAM_LENGTH = 1.3, 0.15, 0.3
 #: How far (in line heights) a cut piece may reach beyond its ink along the strokes its cuts go through.
 REACH = 0.25
 #: A piece at most this fraction of its neighbour's height, separated by at most ``PART_GAP``
@@ -219,6 +234,8 @@ class _Segment:
     joined: bool = False
     #: Stroke widths of ink crossed by the costlier of the cuts bounding it (0 when uncut).
     cut_ink: float = 0.0
+    #: The digit it is read as, once classified.
+    digit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -253,20 +270,35 @@ class _Lattice:
     cut_costs: list[float]
 
     def best(self) -> _Reading | None:
-        """The cheapest reading of the cluster (shape, cut and doubt costs) once pieces are classified."""
+        """The cheapest reading of the cluster (shape, cut and doubt costs) once pieces are classified.
+
+        Neighbouring digits meet at a cut. When one of them is read as a 1, they may instead
+        share the ink between two neighbouring cuts (a 1 leaning into its neighbour, its foot
+        merged into the neighbour's stem), for ``SHARED_ONE_COST`` and both cuts.
+        """
         n = len(self.cut_costs)
-        back = _cheapest_paths(
-            [(a, b, self.cut_costs[a] + shape + DOUBT_WEIGHT * segment.doubt, (shape, segment))
-             for (a, b), (shape, segment) in sorted(self.pieces.items()) if segment.image is not None], n)
+        pieces = [(a, b, shape, segment) for (a, b), (shape, segment) in sorted(self.pieces.items())
+                  if segment.image is not None]
+        starting: dict[int, list[tuple[int, int, float, _Segment]]] = {}
+        for piece in pieces:
+            starting.setdefault(piece[0], []).append(piece)
+        edges = [(a, b, self.cut_costs[a] + shape, [segment]) for a, b, shape, segment in pieces]
+        edges += [(a, d, self.cut_costs[a] + shape + self.cut_costs[c] + self.cut_costs[b] + SHARED_ONE_COST + shape2,
+                   [segment, segment2])
+                  for a, b, shape, segment in pieces for c, d, shape2, segment2 in starting.get(b - 1, ())
+                  if a < c and d > b and 1 in (segment.digit, segment2.digit)
+                  and _shared_ink(segment, segment2) <= SHARED_ONE_INK]
+        back = _cheapest_paths(sorted(((a, b, cost + DOUBT_WEIGHT * sum(s.doubt for s in segments), (cost, segments))
+                                       for a, b, cost, segments in edges), key=lambda edge: edge[0]), n)
         if back[-1] is None:
             return None
         segments, cost, b = [], 0.0, n - 1
         while b > 0:
-            a, (shape, segment) = back[b]
-            segments.append(segment)
-            cost += shape + self.cut_costs[a]
+            a, (edge_cost, edge_segments) = back[b]
+            segments[:0] = edge_segments
+            cost += edge_cost
             b = a
-        return _Reading(self.index, self.index + 1, segments[::-1], cost)
+        return _Reading(self.index, self.index + 1, segments, cost)
 
 
 def read_number(classifier: Any, image: ImageInput) -> NumberReading:
@@ -661,19 +693,48 @@ def _loop_costs(core: np.ndarray, paths: list[np.ndarray], line: float) -> list[
 
 
 def _cut_paths(intensity: np.ndarray, core: np.ndarray, line: float) -> tuple[list[np.ndarray], list[float]]:
-    """Top-to-bottom cut paths through a cluster crossing little ink, left to right.
+    """Top-to-bottom cut paths through a cluster, left to right: those crossing little ink
+    (:func:`_cheapest_cuts`), and seams.
+
+    A seam is where two strokes run side by side merged into one band of ink (a 1 drawn
+    against the left side of a 0, or of a 9's loop): no path gets between them without
+    running along the band. So cuts are also sought with the middle of bands at least
+    ``SEAM_WIDTH`` strokes wide costing ``SEAM_WEIGHT`` of its ink, and kept when they run
+    along such a middle for at least ``SEAM_LENGTH`` line heights; their cost is the
+    lowered one.
+    """
+    stroke = max(1.0, float(core.sum()) / max(1, int(skeletonize(core).sum())))
+    paths, costs = _cheapest_cuts(intensity, core, line, stroke)
+    depth = ndimage.distance_transform_edt(core)
+    middle = core & (depth >= SEAM_WIDTH * stroke / 2) & (depth >= ndimage.maximum_filter1d(depth, 3, axis=1))
+    if not paths or not middle.any():
+        return paths, costs
+    middle = ndimage.binary_dilation(middle, structure=np.array([[0, 0, 0], [1, 1, 1], [0, 0, 0]], bool)) & core
+    cuts = list(zip(paths, costs))
+    rows = np.arange(core.shape[0])
+    for path, cost in zip(*_cheapest_cuts(np.where(middle, SEAM_WEIGHT * intensity, intensity), core, line, stroke)):
+        along = int(middle[rows, np.clip(path, 0, core.shape[1] - 1)].sum())
+        if along >= SEAM_LENGTH * line and not any(
+                abs(path.mean() - other.mean()) < 1.0 and np.abs(path - other).max() <= 2 for other, _ in cuts):
+            cuts.append((path, cost))
+    cuts.sort(key=lambda cut: cut[0].mean())
+    return [path for path, _ in cuts], [cost for _, cost in cuts]
+
+
+def _cheapest_cuts(weight: np.ndarray, core: np.ndarray, line: float,
+                   stroke: float) -> tuple[list[np.ndarray], list[float]]:
+    """Top-to-bottom paths through a cluster crossing little ``weight`` (its ink), left to right.
 
     Returns the paths (for each row, the first column right of the cut) and their costs
     in stroke widths of ink crossed. One path per local minimum of cost along the
     cluster, at most ``MAX_CUTS``, none within ``MIN_WIDTH`` line heights of the ink's ends.
     """
-    h, w = intensity.shape
+    h, w = weight.shape
     cols_with_ink = np.flatnonzero(core.any(axis=0))
     margin = max(1, int(round(MIN_WIDTH * line)))
     lo, hi = cols_with_ink.min() + margin, cols_with_ink.max() + 1 - margin
     if hi <= lo:
         return [], []
-    stroke = max(1.0, float(core.sum()) / max(1, int(skeletonize(core).sum())))
     r = max(1, int(round(PATH_WANDER * line)))
     offsets = np.arange(-r, r + 1)
     centres = np.arange(lo, hi)
@@ -681,7 +742,7 @@ def _cut_paths(intensity: np.ndarray, core: np.ndarray, line: float) -> tuple[li
     valid = (columns >= 0) & (columns < w)
     columns = np.clip(columns, 0, w - 1)
     drift = 0.02 * np.abs(offsets)[None, :]
-    weight = intensity.astype(np.float64)
+    weight = weight.astype(np.float64)
     big = 1e6
     total = np.where(valid, weight[0][columns], big) + drift
     back = np.zeros((h, len(centres), len(offsets)), dtype=np.int8)
@@ -758,14 +819,21 @@ def _classify(classifier: Any, segments: list[_Segment], line: _Line) -> None:
     for segment, p in zip(usable, probabilities):
         segment.probabilities = p
         best = int(np.argmax(p))
+        segment.digit = digits[best]
         segment.doubt = -math.log(max(float(p[best]), 1e-9))
         if segment.reach is not None:
-            segment.doubt += _aspect_cost(digits[best], segment.box, segment.reach)
+            segment.doubt += _aspect_cost(segment.digit, segment.box, segment.reach)
     verifier = getattr(classifier, "piece_verifier", None)
     if verifier is not None:
         whole = verifier.predict_proba(np.stack([_piece_features(s, line) for s in usable]))[:, 1]
         for segment, q in zip(usable, whole):
             segment.doubt -= VERIFIER_WEIGHT * math.log(max(float(q), VERIFIER_FLOOR))
+
+
+def _shared_ink(a: _Segment, b: _Segment) -> float:
+    """The share of the smaller one's ink two pieces of one cluster both hold."""
+    ink_a, ink_b = a.crop >= 0.5, b.crop >= 0.5
+    return float((ink_a & ink_b).sum()) / max(1, min(int(ink_a.sum()), int(ink_b.sum())))
 
 
 def _aspect_cost(digit: int, box: Box, reach: tuple[float, float]) -> float:

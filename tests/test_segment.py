@@ -149,11 +149,37 @@ def test_one_touching_a_digit_in_a_cluster_no_wider_than_one_digit(classifier):
 
 def test_a_one_touching_a_neighbour_is_mostly_cut_off(classifier):
     """A 1 written into the digit after or before it (10-19 and 01-91, 3 px crossing to just
-    touching): mostly read as two digits. Some still are not (a 1 run into a 0 reads as 0)."""
+    touching): mostly read as two digits. Some still are not (a 1 run into a 9 reads as 13 or 8)."""
     numbers = [f"1{d}" for d in range(10)] + [f"{d}1" for d in range(10)]
     right = sum(read_number(classifier, draw_number([template(int(d)) for d in number], gap=gap)[0]).number == number
                 for number in numbers for gap in (-3, -2, -1, 0))
-    assert right >= 60  # of 80; the bundled model: 66; the first trained with touching pairs: 63, without: 54
+    # of 80; the bundled model: 70. The model and reader before seams and shared ink: 66, but they
+    # read 12 right at every gap, which this model reads as 2 at three (it takes the whole for a 2)
+    assert right >= 68
+
+
+@pytest.mark.parametrize("gap", [-3, -2])
+def test_a_one_drawn_against_a_zero_is_cut_along_the_seam(classifier, gap):
+    """A 1 drawn against the left side of a 0: the two strokes merge into one band of ink,
+    so every cut that crosses little ink goes through the 0; a cut along the band's middle
+    separates them (without it, the whole reads as 0)."""
+    image, boxes = draw_number([template(1), template(0)], gap=gap)
+    reading = read_number(classifier, image)
+    assert reading.number == "10"
+    assert_boxes(reading, boxes, image.size, min_iou=0.5)
+
+
+@pytest.mark.parametrize("gap", [-3, -2, -1, 0])
+def test_a_one_leaning_into_the_next_digit_shares_its_ink(classifier, gap):
+    """A 1 whose foot runs into the stem of the 6 after it: no cut separates them, so the
+    ink between two cuts is read as part of both (without that, the 6 lost its stem and
+    read as 5)."""
+    image, boxes = draw_number([template(1), template(6)], gap=gap)
+    reading = read_number(classifier, image)
+    assert reading.number == "16"
+    assert_boxes(reading, boxes, image.size, min_iou=0.5)
+    one, six = (d.box for d in reading.digits)
+    assert one[2] > six[0]  # the two boxes overlap where the ink is shared
 
 
 def test_wide_digit_touching_its_neighbours_is_one_digit(classifier):
