@@ -71,6 +71,8 @@ NOT_A_DIGIT = {
     "scribbles": ("scribble", None),
     "letters_held_out_fonts": ("glyph", None),
 }
+#: Every condition, in the order that seeds its draws.
+EVERY_CONDITION = {**CONDITIONS, **NOT_A_DIGIT}
 #: Least top confidence counted as confident.
 CONFIDENT = 0.9
 
@@ -133,7 +135,7 @@ def _make(kind: str, arg, rng: np.random.Generator, mnist_x: np.ndarray, mnist_y
 
 
 def _run_chunk(name: str, entropy: tuple[int, ...], xs: np.ndarray, ys: np.ndarray, fonts: dict):
-    kind, arg = {**CONDITIONS, **NOT_A_DIGIT}[name]
+    kind, arg = EVERY_CONDITION[name]
     rng = np.random.default_rng(np.random.SeedSequence(list(entropy)))
     ours, plain, ok_ours, ok_plain, labels, tags = [], [], [], [], [], []
     for x, y in zip(xs, ys):
@@ -197,11 +199,10 @@ def main(argv: list[str] | None = None) -> dict:
     held = catalog.held_out
     fonts = {"all": held, "hand": [f for f in held if f.handwriting],
              "typeset": [f for f in held if not f.handwriting]}
-    every_condition = {**CONDITIONS, **NOT_A_DIGIT}
-    conditions = [c for c in every_condition
+    conditions = [c for c in EVERY_CONDITION
                   if not (c.startswith("font_") and not fonts["hand" if CONDITIONS[c][1] else "typeset"])
-                  and not ((c.endswith("_font") or c.endswith("_fonts")) and not held)]
-    skipped = sorted(set(every_condition) - set(conditions))
+                  and not (c.endswith(("_font", "_fonts")) and not held)]
+    skipped = sorted(set(EVERY_CONDITION) - set(conditions))
 
     # MNIST test split, as the model was trained (direct) and through to_mnist
     x_test = data.x_test.astype(np.float32) / 255.0
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
     # synthetic conditions: MNIST test digits drawn without replacement per condition
     tasks = []
     for name in conditions:
-        ci = list(every_condition).index(name)  # the same draws whatever else is skipped
+        ci = list(EVERY_CONDITION).index(name)  # the same draws whatever else is skipped
         pick = np.random.default_rng([args.seed, ci]).choice(len(y_test), args.n, replace=args.n > len(y_test))
         for k, start_i in enumerate(range(0, args.n, CHUNK)):
             idx = pick[start_i: start_i + CHUNK]
