@@ -332,6 +332,7 @@ def main() -> None:
         args.requests, args.sketch_requests, args.sequential = 5, 3, 20
 
     import gradio
+    from digitrec.normalize import max_image_pixels
     from digitrec.settings import Settings
 
     began = time.perf_counter()
@@ -342,8 +343,9 @@ def main() -> None:
     report: dict = {
         "machine": {"cpus": os.cpu_count(), "load_average_1min_at_start": round(os.getloadavg()[0], 2),
                     "python": platform.python_version(), "gradio": gradio.__version__},
-        "settings": {k: v for k, v in Settings.from_env({**os.environ, **extra}).__dict__.items()
-                     if k in ("max_file_size", "max_image_pixels", "max_batch", "queue_size", "concurrency")},
+        "settings": {**{k: v for k, v in Settings.from_env({**os.environ, **extra}).__dict__.items()
+                        if k in ("max_file_size", "max_batch", "queue_size", "concurrency")},
+                     "max_image_pixels": max_image_pixels()},
         "cold_start_s": {"app": round(app.cold_start_s, 2), "echo": round(echo.cold_start_s, 2),
                          "app_port_open_s": round(app.port_open_s, 2), "echo_port_open_s": round(echo.port_open_s, 2)},
     }

@@ -19,13 +19,14 @@ from digitrec.classifier import DigitClassifier
 from digitrec.corrections import CorrectionError, CorrectionStore
 from digitrec.errors import InvalidImageError
 from digitrec.segment import NumberReading, draw_boxes, read_number
-from digitrec.serving import NO_IMAGE_MESSAGE, image_file, sketch_image, sketch_value, user_facing
+from digitrec.serving import NO_IMAGE_MESSAGE, image_file, is_blank, sketch_image, sketch_value, user_facing
 from digitrec.normalize import open_image
 
 log = logging.getLogger(__name__)
 
-#: What the Number tab shows a correction form: the input (opened) and the model's reading of it.
-ReadNumber = tuple[Image.Image, NumberReading]
+#: What the Number tab keeps for a correction: each digit's part of the input (cropped at
+#: once, so a session holds a few small crops rather than a whole photo) and the reading.
+ReadNumber = tuple[list[Image.Image], NumberReading]
 
 
 class NumberReader:
@@ -54,14 +55,14 @@ class NumberReader:
 
     @user_facing
     def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any, ReadNumber | None]:
-        """The input with a box and label on each digit, the reading, and both together (kept
-        for a correction); all empty when the input is cleared."""
+        """The input with a box and label on each digit, the reading, and what a correction
+        needs (:data:`ReadNumber`); all empty when the input is cleared or every stroke erased."""
         image = self._image(payload)
-        if image is None:
+        if image is None or isinstance(image, Image.Image) and is_blank(image):
             return None, None, None
         image = open_image(image)
         reading = read_number(self.classifier, image)
-        return draw_boxes(image, reading), reading.as_dict(), (image, reading)
+        return draw_boxes(image, reading), reading.as_dict(), ([image.crop(d.box) for d in reading.digits], reading)
 
 
 def with_correction_form(show: Callable[[Any], tuple], answer: Callable[[tuple], str | None]
@@ -123,7 +124,7 @@ class CorrectionDesk:
     @user_facing
     def submit_number(self, shown: ReadNumber | None, corrected: str | None) -> str:
         """Save the digits a user corrected in the number the Number tab showed last
-        (``shown``: the input and its reading, from :meth:`NumberReader.show_number`).
+        (``shown``: its digits' parts of the input and its reading, from :meth:`NumberReader.show_number`).
 
         Each misread digit is stored like a corrected single digit: its part of the input
         (its box), the 28x28 the model saw, and both labels. Only a reading with as many
@@ -134,19 +135,19 @@ class CorrectionDesk:
         corrected = (corrected or "").strip()
         if not re.fullmatch(r"[0-9]+", corrected):
             raise InvalidImageError("Type the right number in digits 0-9, e.g. 2026.")
-        img, reading = shown
+        crops, reading = shown
         if len(corrected) != len(reading.digits):
             raise InvalidImageError(
                 f"The model read {len(reading.digits)} digits ({reading.number}) and you typed {len(corrected)}: "
                 "corrections are stored digit by digit, so only for a number read with the right count of digits."
             )
-        wrong = [(digit, normalized, right) for digit, normalized, right
-                 in zip(reading.digits, reading.normalized, corrected) if digit.label != right]
+        wrong = [(crop, digit, normalized, right) for crop, digit, normalized, right
+                 in zip(crops, reading.digits, reading.normalized, corrected) if digit.label != right]
         if not wrong:
             return f"The model already read {corrected}: nothing to correct."
         try:
-            for digit, normalized, right in wrong:
-                self.store.add(img.crop(digit.box), normalized, digit.label, right, self.classifier.origin)
+            for crop, digit, normalized, right in wrong:
+                self.store.add(crop, normalized, digit.label, right, self.classifier.origin)
         except CorrectionError as exc:
             raise InvalidImageError(str(exc)) from None
         log.info("number correction saved: read %s, corrected %s", reading.number, corrected)

@@ -120,7 +120,8 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                if metrics.get("extra_data") else "; no user-corrected samples were used")
             + ", then its scores were calibrated by temperature scaling with out-of-fold "
             "predictions (`CalibratedClassifierCV(method='temperature')`). Reproduce with "
-            f"`python -m training.train --data ../shared/data/mnist.npz --out DIR` "
+            f"`python -m training.train --data {metrics['data']['source']} --out DIR"
+            f"{' --quick' if metrics['data'].get('quick') else ''}` "
             f"(took {metrics['training_seconds'] / 60:.1f} minutes on 2 CPU cores)."
         ),
     })
@@ -130,7 +131,7 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                    **{"Evaluation/Candidates": _candidates_table(metrics["candidates"])})
     body.add_metrics(
         "Evaluation/Test metrics",
-        description="Chosen model on the MNIST test split (10,000 images).",
+        description=f"Chosen model on the test split ({metrics['data']['n_test']:,} images).",
         **{"accuracy": round(metrics["test_accuracy"], 4), "macro F1": round(metrics["macro_f1"], 4),
            "ROC AUC (one-vs-rest)": _maybe_round(metrics["roc_auc_ovr"]),
            "expected calibration error": round(metrics["ece"], 4),
@@ -162,13 +163,17 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
             "`piece_verifier.trusted_types`. Reproduce with "
             "`python -m training.train_verifier --model DIR --data ../shared/data/mnist.npz`."
         )})
+    own_types = [name for name in config.get("trusted_types", []) if name.startswith("digitrec.")]
     body.add(**{
         "How to use/From Python": (
             "```python\nimport digitrec\n\n"
             f"model = digitrec.load_model(\"{repo_id}\")  # or a local artifacts directory\n"
             "print(model.predict([\"digit.png\"]), model.predict_proba([\"digit.png\"]))\n```\n\n"
-            "Without digitrec, load the file with skops, trusting exactly the types listed in "
-            "`config.json` (`trusted_types`), and feed it 784-value rows produced by digitrec's "
+            "Without `digitrec.load_model`, load the file with skops, trusting exactly the types listed in "
+            "`config.json` (`trusted_types`"
+            + ("; digitrec must still be installed, as the pipeline holds its "
+               f"{', '.join(f'`{name}`' for name in own_types)}" if own_types else "")
+            + "), and feed it 784-value rows produced by digitrec's "
             "normalization:\n\n```python\nimport json, skops.io as sio\n"
             "types = json.load(open(\"config.json\"))[\"trusted_types\"]\n"
             "model = sio.load(\"model.skops\", trusted=types)\n```"

@@ -1,7 +1,8 @@
 """MNIST loading from OpenML, a common-layout ``.npz`` file or a directory of IDX files.
 
-Every loader returns the standard split (60,000 training and 10,000 test digits) as
-uint8 arrays of shape ``(n, 28, 28)`` with 0 = background and 255 = ink.
+The MNIST loaders return the standard split (60,000 training and 10,000 test digits);
+``sklearn-digits`` (scikit-learn's bundled 8x8 digits, for quick runs without MNIST)
+1,500 and 297. All as uint8 arrays of shape ``(n, 28, 28)`` with 0 = background and 255 = ink.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def load_mnist(source: str | Path, cache_dir: str | Path | None = None) -> Digit
     if path.suffix == ".npz":
         return load_npz(path)
     raise DatasetError(
-        f"{path}: not found or not a dataset; expected 'openml', an .npz file with keys "
+        f"{path}: not found or not a dataset; expected 'openml', 'sklearn-digits', an .npz file with keys "
         f"{', '.join(NPZ_KEYS)}, or a directory holding the four MNIST IDX files"
     )
 

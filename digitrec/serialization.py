@@ -2,13 +2,16 @@
 
 A skops file names every type it needs. We record the types outside skops' default
 trust in ``config.json`` at save time; at load time the file must name exactly those,
-and each must be a class from scikit-learn or numpy, or anything from digitrec itself.
-Anything else (``os.system``, ``builtins.eval``...) means the file is never loaded.
+and each must be a class of scikit-learn, numpy or scipy, or a class or function of
+digitrec itself, named where it is defined (not a name another module imported).
+Anything else (``os.system``, ``builtins.eval``, ``digitrec.hub.HfApi``...) means the
+file is never loaded.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +44,11 @@ def untrusted_types(path: str | Path) -> list[str]:
 
 
 def is_allowed(type_name: str) -> bool:
-    """True for classes of the allowed packages (and anything defined in digitrec)."""
+    """True for classes defined in the allowed packages, and functions defined in digitrec.
+
+    The object must come from the package it is named under: a module re-exports what it
+    imports (``digitrec.hub.HfApi`` is huggingface_hub's), and a module is no type at all.
+    """
     module_name, _, attribute = type_name.rpartition(".")
     root = module_name.split(".")[0]
     if root not in ALLOWED_PACKAGES or not attribute:
@@ -50,7 +57,10 @@ def is_allowed(type_name: str) -> bool:
         obj = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError):
         return False
-    return root == "digitrec" or isinstance(obj, type)
+    defined_in = str(getattr(obj, "__module__", "")).split(".")[0]
+    if defined_in != root:
+        return False
+    return isinstance(obj, type) or (root == "digitrec" and inspect.isfunction(obj))
 
 
 def load_model_file(path: str | Path, declared: list[str]) -> Any:

@@ -64,7 +64,6 @@ class Settings:
     server_name: str = "127.0.0.1"
     server_port: int = 7860
     max_file_size: int = 10 * 1024**2
-    max_image_pixels: int = 40_000_000
     max_batch: int = 64
     queue_size: int = 64
     concurrency: int = 2
@@ -107,6 +106,9 @@ class Settings:
                 raise SettingsError("Set DIGITREC_MODEL_DIR or DIGITREC_MODEL_REPO, not both.")
             if not Path(directory).is_dir():
                 raise SettingsError(f"DIGITREC_MODEL_DIR={directory!r} is not a directory.")
+        # read on use by digitrec.normalize (tests change it on a running server); checked here
+        # too, so that a bad value stops the app at start like any other
+        _int(env, "DIGITREC_MAX_IMAGE_PIXELS", 1, low=1)
         return cls(
             model_repo=repo,
             model_revision=revision,
@@ -114,7 +116,6 @@ class Settings:
             server_name=env.get("GRADIO_SERVER_NAME", cls.server_name),
             server_port=_int(env, "GRADIO_SERVER_PORT", cls.server_port, low=1, high=65535),
             max_file_size=_size(env, "DIGITREC_MAX_FILE_SIZE", cls.max_file_size),
-            max_image_pixels=_int(env, "DIGITREC_MAX_IMAGE_PIXELS", cls.max_image_pixels, low=1),
             max_batch=_int(env, "DIGITREC_MAX_BATCH", cls.max_batch, low=1),
             queue_size=_int(env, "DIGITREC_QUEUE_SIZE", cls.queue_size, low=1),
             concurrency=_int(env, "DIGITREC_CONCURRENCY", cls.concurrency, low=1),

@@ -374,7 +374,7 @@ def test_settings_from_env(tmp_path):
     assert settings.model_source == "alice/digitrec-mnist@v1.0"
     assert (settings.server_name, settings.server_port) == ("0.0.0.0", 7861)
     assert (settings.max_file_size, settings.queue_size, settings.concurrency) == (500 * 1024, 8, 4)
-    assert (settings.max_batch, settings.max_image_pixels) == (16, 1_000_000)
+    assert settings.max_batch == 16
     assert Settings.from_env({"DIGITREC_MODEL_DIR": str(tmp_path)}).model_source == str(tmp_path)
     assert Settings.from_env({"DIGITREC_MODEL_REPO": "a/b", "GRADIO_SERVER_PORT": ""}).server_port == 7860
 
@@ -390,8 +390,22 @@ def test_settings_from_env(tmp_path):
         ({"GRADIO_SERVER_PORT": "70000"}, "between 1 and 65535"),
         ({"DIGITREC_MAX_FILE_SIZE": "ten megabytes"}, "DIGITREC_MAX_FILE_SIZE"),
         ({"DIGITREC_QUEUE_SIZE": "0"}, "at least 1"),
+        ({"DIGITREC_MAX_IMAGE_PIXELS": "many"}, "DIGITREC_MAX_IMAGE_PIXELS"),
     ],
 )
 def test_settings_reject_invalid_values(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_readme_is_a_valid_space_config():
+    """The README's front matter is what the Space runs: gradio at the pinned version, this app."""
+    from huggingface_hub import SpaceCard
+
+    card = SpaceCard.load(ROOT / "README.md").data
+    pinned = dict(line.strip().split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+                  if "==" in line and not line.lstrip().startswith("#"))
+    assert card.sdk == "gradio" and card.sdk_version == pinned["gradio"] == gr.__version__
+    assert (ROOT / card.app_file).is_file() and card.python_version == "3.11"
+    assert card.title and 0 < len(card.short_description) <= 60  # the Hub refuses longer descriptions
+    assert card.colorFrom and card.colorTo and card.emoji

@@ -7,6 +7,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 from digitrec import corrections, synthetic
+from digitrec.explain import heatmap_image
 from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, top_label, with_correction_form
 from digitrec.segment import read_number
 from digitrec.serving import PREVIEW_SIZE, Predictor
@@ -50,8 +51,15 @@ def test_upload_shows_a_heatmap_that_highlights_ink(classifier, tmp_path):
     path, _ = number_image(tmp_path, "7")
     label, preview, note, heat = Predictor(classifier, sketchpad=None).show_upload({"path": str(path)})
     assert max(label, key=label.get) == "7"
-    heat = np.asarray(heat.convert("L"), dtype=float)
-    assert heat.shape == (PREVIEW_SIZE, PREVIEW_SIZE) and heat.std() > 10
+    normalized = classifier.normalize(Image.open(path))
+    digit = normalized > 0.3
+    shown = np.asarray(heat.convert("L").resize((28, 28), Image.Resampling.BOX), dtype=float)
+    plain = np.asarray(heatmap_image(normalized, np.zeros((28, 28))).convert("L").resize((28, 28), Image.Resampling.BOX),
+                       dtype=float)
+    assert heat.size == (PREVIEW_SIZE, PREVIEW_SIZE)
+    # the heat is drawn over the digit (the digit alone would show the same picture)
+    tint = np.abs(shown - plain)
+    assert tint[digit].mean() > 2.0 * tint[~digit].mean() and tint[digit].mean() > 10
 
 
 def test_correction_is_stored_with_the_models_view(classifier, tmp_path):
@@ -105,3 +113,17 @@ def test_a_sketchpad_correction_form_follows_the_answer(classifier, tmp_path):
     assert show({"path": str(seven)}, "7")[4:] == ("7", gr.skip(), gr.skip())
     assert show({"path": str(seven)}, "1")[4:] == ("7", None, "")
     assert show.__name__ == "show_upload"
+
+
+def test_an_erased_number_canvas_empties_the_tab(classifier, tmp_path):
+    """Erasing every stroke leaves a transparent canvas: the tab empties (and forgets the
+    last reading, so no correction goes to a drawing that is gone) instead of an error."""
+    path = tmp_path / "erased.png"
+    Image.new("RGBA", (600, 200), (0, 0, 0, 0)).save(path)
+    reader = NumberReader(classifier, sketchpad=gr.Sketchpad())
+    erased = {"background": None, "layers": [], "composite": {"path": str(path), "meta": {"_type": "gradio.FileData"}}}
+    show = with_correction_form(reader.show_number, number_shown)
+    assert show(erased, "274") == (None, None, None, None, None, "")
+    written, _ = number_image(tmp_path, "35", transparent=True)
+    drawn = {**erased, "composite": {"path": str(written), "meta": {"_type": "gradio.FileData"}}}
+    assert show(drawn, None)[3] == "35"

@@ -65,3 +65,10 @@ def test_allowlist():
     assert not is_allowed("os.system")
     assert not is_allowed("numpy.load")  # a function, not a class
     assert not is_allowed("sklearn.no_such_thing.Foo")
+    assert is_allowed("digitrec.features.image_shape_for")  # a digitrec function (e.g. in a FunctionTransformer)
+    # what a digitrec module merely imports is not digitrec's: names must be where things are defined
+    assert not is_allowed("digitrec.hub.HfApi")
+    assert not is_allowed("digitrec.hub.snapshot_download")
+    assert not is_allowed("digitrec.features.Parallel")
+    assert not is_allowed("digitrec.corrections.os")  # a module
+    assert not is_allowed("digitrec.features.np")
