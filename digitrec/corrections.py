@@ -47,7 +47,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from digitrec.errors import DigitrecError
+from digitrec.errors import DigitrecError, HubError
+from digitrec.hub import PushResult, push_dataset_folder
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,13 @@ log = logging.getLogger(__name__)
 LABELS = tuple("0123456789")
 #: The log of corrections in a store directory, one JSON object per line.
 LOG_FILE = "corrections.jsonl"
-#: Formats kept as uploaded (file extension by PIL format); anything else is stored as PNG.
-_KEEP_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "BMP": "bmp", "WEBP": "webp", "TIFF": "tiff"}
+#: Uploaded formats, kept as they are, with their file extension (by PIL format): those
+#: :mod:`digitrec.normalize` opens (its ``FORMATS``), and MPO, Pillow's name for the
+#: multi-picture JPEGs phones take (valid JPEG bytes). Other formats are refused.
+_KEEP_FORMATS = {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "GIF": "gif", "BMP": "bmp", "DIB": "dib",
+                 "WEBP": "webp", "TIFF": "tiff"}
+#: NumPy dtype kinds of real numbers (float, signed and unsigned int, bool): a normalized image holds these.
+_REAL_KINDS = "fiub"
 _TEMP_PREFIX = ".tmp-"
 
 
@@ -108,17 +114,17 @@ class CorrectionStore:
         names = {"image": f"{correction_id}.{extension}", "normalized": f"{correction_id}.npy"}
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
-        pending = [
-            self._write_temp(data, self.directory / names["image"]),
-            self._write_temp(buffer.getvalue(), self.directory / names["normalized"]),
-        ]
-        try:
+        pending: list[_Pending] = []
+        try:  # on any failure, no file of this correction stays behind (temporary or moved)
+            pending.append(self._write_temp(data, self.directory / names["image"]))
+            pending.append(self._write_temp(buffer.getvalue(), self.directory / names["normalized"]))
             for item in pending:
                 os.replace(item.temp, item.final)
             _fsync_directory(self.directory)
         except BaseException:
-            for item in pending:
+            for item in pending:  # the names hold a fresh uuid: these files are ours alone
                 item.temp.unlink(missing_ok=True)
+                item.final.unlink(missing_ok=True)
             raise
         record = {
             "id": correction_id,
@@ -193,12 +199,7 @@ def load(directory: str | os.PathLike, strict: bool = False) -> tuple[np.ndarray
     records: list[dict[str, Any]] = []
     problems: list[str] = []
     if path.is_file():
-        with open(path, "rb") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)  # no half-appended line is read
-            try:
-                raw = handle.read()
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        raw = _read_log(path)
         for number, line in enumerate(raw.split(b"\n"), start=1):
             if not line.strip():
                 continue
@@ -217,6 +218,16 @@ def load(directory: str | os.PathLike, strict: bool = False) -> tuple[np.ndarray
     stacked = np.stack(images).astype(np.float32) if images else np.empty((0, 28, 28), np.float32)
     labels = np.array([int(r["corrected"]) for r in records], dtype=np.int64)
     return stacked, labels, records
+
+
+def _read_log(path: Path) -> bytes:
+    """The log's bytes, read under a shared lock so that no half-appended line is read."""
+    with open(path, "rb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        try:
+            return handle.read()
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _parse(line: bytes, directory: Path) -> tuple[dict[str, Any], np.ndarray]:
@@ -238,23 +249,40 @@ def _parse(line: bytes, directory: Path) -> tuple[dict[str, Any], np.ndarray]:
         if not (directory / name).is_file():
             raise ValueError(f"{key} file {name} is missing")
     try:
-        array = np.load(directory / record["normalized"], allow_pickle=False)
+        loaded = np.load(directory / record["normalized"], allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise ValueError(f"{record['normalized']} is unreadable ({exc})") from None
-    if array.shape != (28, 28) or not np.isfinite(array).all():
-        raise ValueError(f"{record['normalized']} has shape {array.shape} or invalid values, expected (28, 28)")
-    return record, array.astype(np.float32)
+    try:
+        return record, _as_normalized(loaded)
+    except ValueError as exc:
+        raise ValueError(f"{record['normalized']} {exc}") from None
 
 
 def _checked_normalized(normalized: Any) -> np.ndarray:
+    """``normalized`` as the float32 array :meth:`CorrectionStore.add` stores; raises :class:`CorrectionError`."""
     try:
-        array = np.asarray(normalized, dtype=np.float32)
+        return _as_normalized(normalized)
+    except ValueError as exc:
+        raise CorrectionError(f"The normalized image {exc}.") from None
+
+
+def _as_normalized(value: Any) -> np.ndarray:
+    """``value`` as a (28, 28) float32 model input, or a ValueError saying why it is not one.
+
+    One rule for :meth:`CorrectionStore.add` and :func:`load`, so what is stored loads back.
+    Only real numbers pass: strings would be parsed and complex values silently truncated.
+    """
+    try:
+        array = np.asarray(value)
     except (TypeError, ValueError):
-        raise CorrectionError("The normalized image must be a (28, 28) array of numbers.") from None
+        raise ValueError("is not an array of numbers") from None
+    if array.dtype.kind not in _REAL_KINDS:
+        raise ValueError(f"holds {array.dtype} values, not real numbers")
     if array.shape != (28, 28):
-        raise CorrectionError(f"The normalized image must have shape (28, 28), got {array.shape}.")
+        raise ValueError(f"has shape {array.shape}, expected (28, 28)")
+    array = array.astype(np.float32)
     if not np.isfinite(array).all():
-        raise CorrectionError("The normalized image contains NaN or infinite values.")
+        raise ValueError("contains NaN or infinite values")
     return array
 
 
@@ -298,33 +326,22 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def push_to_hub(directory: str | os.PathLike, repo_id: str, *, private: bool = True, token: str | None = None,
-                message: str | None = None, api: Any = None) -> str:
-    """Upload the correction store to the Hugging Face *dataset* repo ``repo_id``; returns the commit URL.
+                message: str | None = None) -> PushResult:
+    """Upload the correction store to the Hugging Face *dataset* repo ``repo_id`` in one commit.
 
     Uploads a consistent snapshot: ``corrections.jsonl`` as it is (read under the lock,
     up to its last complete line) and the files its lines refer to; temporary files are
-    never uploaded. The repo is created (private by default) if missing. ``token``
-    defaults to ``HF_TOKEN`` or ``hf auth login``; ``api`` is an ``HfApi`` to use instead.
-    Raises :class:`~digitrec.errors.HubError` with an actionable message on failure.
+    never uploaded. The repo is created (private by default) if missing; the log replaces
+    the one there, which it extends (the store only grows). ``token`` defaults to
+    ``HF_TOKEN`` or ``hf auth login``. Raises :class:`~digitrec.errors.HubError` with an
+    actionable message on failure (see :func:`digitrec.hub.push_dataset_folder`).
     """
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
-
-    from digitrec.errors import HubError
-    from digitrec.hub import _push_error
-
     directory = Path(directory)
     log_path = directory / LOG_FILE
     if not log_path.is_file():
         raise HubError(f"{directory} holds no {LOG_FILE}; nothing was pushed")
-    with open(log_path, "rb") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-        try:
-            raw = handle.read()
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    raw = _read_log(log_path)
     raw = raw[: raw.rfind(b"\n") + 1]
-    api = api or HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="digitrec-corrections-") as snapshot:
         snapshot_dir = Path(snapshot)
         (snapshot_dir / LOG_FILE).write_bytes(raw)
@@ -337,15 +354,5 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, *, private: bool = T
                 name = record.get(key) if isinstance(record, dict) else None
                 if isinstance(name, str) and Path(name).name == name and (directory / name).is_file():
                     shutil.copy2(directory / name, snapshot_dir / name)
-        try:
-            api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-            info = api.upload_folder(
-                repo_id=repo_id, repo_type="dataset", folder_path=str(snapshot_dir),
-                commit_message=message or "Add digit corrections",
-            )
-        except HfHubHTTPError as exc:
-            raise _push_error(exc, repo_id, token or "") from exc
-        except (OSError, ValueError) as exc:
-            raise HubError(f"push of the corrections to {repo_id} failed ({exc.__class__.__name__}); "
-                           "nothing was committed") from exc
-    return str(getattr(info, "commit_url", info))
+        return push_dataset_folder(snapshot_dir, repo_id, private=private, token=token,
+                                   message=message or "Add digit corrections")

@@ -2,7 +2,8 @@
 
 Publishing uploads the whole directory as *one* commit, so every revision of the model
 repo holds a model together with the config, metrics and card it was trained with, and
-a commit SHA names that set exactly.
+a commit SHA names that set exactly. Users' corrections go to a *dataset* repo the same
+way (:func:`push_dataset_folder`, for :func:`digitrec.corrections.push_to_hub`).
 
 Fetching resolves a branch, tag or commit SHA to a commit, downloads the files through
 the huggingface_hub cache, and checks the model's types against the allowlist and
@@ -18,6 +19,8 @@ only ever handed to huggingface_hub: it is never logged, printed, or written to 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,14 +171,7 @@ def push_artifacts(
     if not directory.is_dir():
         raise HubError(f"{directory} is not a directory; nothing was pushed")
     verify_artifacts(directory)
-    token = token or get_token()
-    if not token:
-        raise HubError(
-            "no Hugging Face token: log in with `hf auth login` or set HF_TOKEN to a token with "
-            "write access; nothing was pushed"
-        )
-    api = HfApi(token=token)
-    try:
+    with _pushing(repo_id, token) as api:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
         operations, parent = _commit_operations(api, directory, repo_id)
         info = api.create_commit(
@@ -185,6 +181,39 @@ def push_artifacts(
             repo_type="model",
             parent_commit=parent,  # fail (412) rather than clobber a concurrent push
         )
+    log.info("pushed %s to %s at %s", directory, repo_id, info.oid)
+    return PushResult(repo_id=repo_id, commit_sha=info.oid, url=info.commit_url)
+
+
+def push_dataset_folder(folder: str | Path, repo_id: str, *, private: bool = True, message: str,
+                        token: str | None = None) -> PushResult:
+    """Add the files of ``folder`` to the *dataset* repo ``repo_id`` in one commit.
+
+    The repo is created if missing (private if ``private``); files already there and not
+    in ``folder`` stay. Errors and ``token`` as for :func:`push_artifacts`.
+    """
+    with _pushing(repo_id, token) as api:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
+                                 commit_message=message)
+    log.info("pushed %s to dataset %s at %s", folder, repo_id, info.oid)
+    return PushResult(repo_id=repo_id, commit_sha=info.oid, url=info.commit_url)
+
+
+@contextmanager
+def _pushing(repo_id: str, token: str | None) -> Iterator[HfApi]:
+    """An ``HfApi`` with a write token (``token``, ``HF_TOKEN`` or ``hf auth login``'s) for a push
+    to ``repo_id``, turning what can go wrong in the block into :class:`HubError` or
+    :class:`HubUnavailableError` with an actionable message."""
+    token = token or get_token()
+    if not token:
+        raise HubError(
+            "no Hugging Face token: log in with `hf auth login` or set HF_TOKEN to a token with "
+            "write access; nothing was pushed"
+        )
+    api = HfApi(token=token)
+    try:
+        yield api
     except HfHubHTTPError as exc:
         raise _push_error(exc, repo_id, token) from exc
     except HFValidationError as exc:
@@ -197,8 +226,6 @@ def push_artifacts(
         ) from exc
     except (OSError, RuntimeError, ValueError) as exc:  # upload failures, malformed answers
         raise HubError(_scrub(f"push to {repo_id} failed ({_describe(exc)}); nothing was committed", token)) from exc
-    log.info("pushed %s to %s at %s", directory, repo_id, info.oid)
-    return PushResult(repo_id=repo_id, commit_sha=info.oid, url=info.commit_url)
 
 
 def _commit_operations(api: HfApi, directory: Path, repo_id: str) -> tuple[list, str | None]:

@@ -1,10 +1,10 @@
 """A small Hugging Face Hub look-alike on 127.0.0.1, for tests that talk real HTTP.
 
 It implements the part of the Hub's HTTP API that ``huggingface_hub`` 2.x uses to create
-a model repo, commit files to it (regular files inline, large or binary ones through the
-LFS batch API) and download them back (``/resolve``, revision info, tree listing):
+a model or dataset repo, commit files to it (regular files inline, large or binary ones
+through the LFS batch API) and download them back (``/resolve``, revision info, tree listing):
 
-    POST /api/repos/create                              create a model repo
+    POST /api/repos/create                              create a model or dataset repo
     GET  /api/whoami-v2                                 who the token belongs to
     POST /api/validate-yaml                             README metadata check (always ok)
     GET  /api/models/{repo}[/revision/{rev}]            repo info, resolves rev to a SHA
@@ -15,6 +15,10 @@ LFS batch API) and download them back (``/resolve``, revision info, tree listing
     POST /{repo}.git/info/lfs/objects/batch             LFS upload instructions
     POST /{repo}.git/info/lfs/objects/verify            LFS upload check
     HEAD|GET /{repo}/resolve/{rev}/{path}               file metadata and content
+
+For a dataset repo, ``/api/models/`` is ``/api/datasets/`` and ``/{repo}`` is
+``/datasets/{repo}``, as on the Hub; the hub keeps it under that name (``datasets/OWNER/NAME``:
+pass it so to the inspection helpers).
 
 Like the real Hub, LFS files are stored apart: ``/resolve`` answers them with a redirect
 to a second server (the "CDN", another port, so the client does not send it the token)
@@ -213,6 +217,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 REPO = r"(?P<repo>[^/]+/[^/]+?)"
+#: ``/api/models/`` or ``/api/datasets/``, and the ``datasets/`` before a dataset's own URLs.
+KIND = r"(?P<kind>models|datasets)"
+DATASET = r"(?:(?P<kind>datasets)/)?"
 REV = r"(?P<rev>[^/]+)"
 
 
@@ -242,6 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
                 match = re.fullmatch(pattern, url.path)
                 if match and self.command in methods.split("|"):
                     params = {k: unquote(v) if v is not None else None for k, v in match.groupdict().items()}
+                    if params.pop("kind", None) == "datasets":
+                        params["repo"] = f"datasets/{params['repo']}"  # the name the hub keeps it under
                     getattr(self, name)(**params)
                     return
             raise HubError(404, f"no route for {self.command} {url.path}")
@@ -286,14 +295,14 @@ class _Handler(BaseHTTPRequestHandler):
         if user is None:
             raise HubError(401, "You must be authenticated to write to a repo")
         repo = self.readable_repo(repo_id, user)
-        if repo_id.split("/")[0] != user:
+        if _namespace(repo_id) != user:
             raise HubError(403, f"You don't have the rights to write to {repo_id}")
         return repo
 
     def readable_repo(self, repo_id: str, user: str | None = None) -> Repo:
         user = user or self.user()
         repo = self.state.repo(repo_id)
-        if repo.private and repo_id.split("/")[0] != user:
+        if repo.private and _namespace(repo_id) != user:
             raise HubError(404, "Repository not found", code="RepoNotFound")
         return repo
 
@@ -311,6 +320,11 @@ class _Handler(BaseHTTPRequestHandler):
     def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None,
                   content_type: str = "application/json") -> None:
         self.send(status, json.dumps(payload).encode(), {"Content-Type": content_type, **(headers or {})})
+
+
+def _namespace(repo_id: str) -> str:
+    """The owner of a repo the hub keeps as ``OWNER/NAME`` or ``datasets/OWNER/NAME``."""
+    return repo_id.removeprefix("datasets/").split("/")[0]
 
 
 def _error_headers(err: HubError) -> dict[str, str]:
@@ -338,15 +352,15 @@ class _HubHandler(_Handler):
         ("POST", r"/api/repos/create", "create_repo"),
         ("GET", r"/api/whoami-v2", "whoami"),
         ("POST", r"/api/validate-yaml", "validate_yaml"),
-        ("GET", rf"/api/models/{REPO}", "repo_info"),
-        ("GET", rf"/api/models/{REPO}/revision/{REV}", "repo_info"),
-        ("GET", rf"/api/models/{REPO}/tree/{REV}(?:/(?P<path>.*))?", "tree"),
-        ("POST", rf"/api/models/{REPO}/preupload/{REV}", "preupload"),
-        ("POST", rf"/api/models/{REPO}/commit/{REV}", "commit"),
-        ("POST", rf"/api/models/{REPO}/tag/{REV}", "create_tag"),
-        ("POST", rf"/{REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
-        ("POST", rf"/{REPO}\.git/info/lfs/objects/verify", "lfs_verify"),
-        ("GET|HEAD", rf"/{REPO}/resolve/{REV}/(?P<path>.+)", "resolve"),
+        ("GET", rf"/api/{KIND}/{REPO}", "repo_info"),
+        ("GET", rf"/api/{KIND}/{REPO}/revision/{REV}", "repo_info"),
+        ("GET", rf"/api/{KIND}/{REPO}/tree/{REV}(?:/(?P<path>.*))?", "tree"),
+        ("POST", rf"/api/{KIND}/{REPO}/preupload/{REV}", "preupload"),
+        ("POST", rf"/api/{KIND}/{REPO}/commit/{REV}", "commit"),
+        ("POST", rf"/api/{KIND}/{REPO}/tag/{REV}", "create_tag"),
+        ("POST", rf"/{DATASET}{REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
+        ("POST", rf"/{DATASET}{REPO}\.git/info/lfs/objects/verify", "lfs_verify"),
+        ("GET|HEAD", rf"/{DATASET}{REPO}/resolve/{REV}/(?P<path>.+)", "resolve"),
     ]
 
     # ---- account and repos
@@ -362,20 +376,22 @@ class _HubHandler(_Handler):
             raise HubError(401, "You must be authenticated to create a repo")
         payload = self.read_json() or {}
         namespace = payload.get("organization") or user
-        repo_id = f"{namespace}/{payload.get('name')}"
-        if payload.get("type", "model") not in (None, "model"):
-            raise HubError(400, "this local hub only hosts model repos")
+        kind = payload.get("type") or "model"
+        if kind not in ("model", "dataset"):
+            raise HubError(400, "this local hub only hosts model and dataset repos")
+        repo_id = f"{'datasets/' if kind == 'dataset' else ''}{namespace}/{payload.get('name')}"
         if namespace != user:
             raise HubError(403, f"You don't have the rights to create a repo under {namespace}")
         with self.state.lock:
             if repo_id in self.state.repos:
-                raise HubError(409, "You already created this model repo", body={"url": self.hub.url(repo_id)})
+                raise HubError(409, f"You already created this {kind} repo", body={"url": self.hub.url(repo_id)})
             private = payload.get("visibility", "private" if payload.get("private") else "public") == "private"
             repo = Repo(repo_id=repo_id, private=private, created_at=_now())
             self.state.repos[repo_id] = repo
             gitattributes = self.state.store_blob(DEFAULT_GITATTRIBUTES.encode())
             self.state.commit(repo, "main", "initial commit", {".gitattributes": gitattributes})
-        self.send_json(200, {"url": self.hub.url(repo_id), "name": repo_id, "id": repo_id})
+        name = repo_id.removeprefix("datasets/")
+        self.send_json(200, {"url": self.hub.url(repo_id), "name": name, "id": name})
 
     def validate_yaml(self) -> None:
         self.read_body()
@@ -386,9 +402,9 @@ class _HubHandler(_Handler):
         commit = _resolve_or_404(entry, rev or "main")
         self.send_json(200, {
             "_id": hashlib.sha1(repo.encode()).hexdigest()[:24],
-            "id": repo,
-            "modelId": repo,
-            "author": repo.split("/")[0],
+            "id": repo.removeprefix("datasets/"),
+            "modelId": repo.removeprefix("datasets/"),
+            "author": _namespace(repo),
             "sha": commit.sha,
             "lastModified": commit.date,
             "createdAt": entry.created_at,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,8 +21,8 @@ from digitrec.corrections import (
     CorrectionStore,
     CorruptCorrectionWarning,
     load,
-    push_to_hub,
 )
+from digitrec.normalize import FORMATS
 
 
 def sample(seed: int) -> tuple[Image.Image, np.ndarray, str]:
@@ -141,7 +143,10 @@ def test_invalid_label_is_refused(tmp_path, label):
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-@pytest.mark.parametrize("normalized", [np.zeros((28, 27)), np.full((28, 28), np.nan), "pixels"])
+@pytest.mark.parametrize("normalized", [
+    np.zeros((28, 27)), np.full((28, 28), np.nan), "pixels",
+    np.full((28, 28), "0.5"), np.zeros((28, 28), dtype=complex),  # load() would refuse these files
+])
 def test_invalid_normalized_image_is_refused(tmp_path, normalized):
     with pytest.raises(CorrectionError):
         CorrectionStore(tmp_path).add(sample(0)[0], normalized, predicted="3", corrected="8", model_revision="x")
@@ -161,34 +166,56 @@ def test_uploaded_bytes_are_kept_as_they_are(tmp_path):
         store.add(b"hello", np.zeros((28, 28)), predicted="1", corrected="7", model_revision="x")
 
 
+@pytest.mark.parametrize("fmt", sorted(set(FORMATS) | {"MPO"}))
+def test_every_format_normalize_opens_is_kept_as_uploaded(tmp_path, fmt):
+    """Phone JPEGs (Pillow's "MPO") and DIBs included: what can be predicted can be corrected."""
+    buffer = io.BytesIO()
+    red, green = Image.new("RGB", (32, 24), (200, 10, 10)), Image.new("RGB", (32, 24), (10, 200, 10))
+    extra = {"save_all": True, "append_images": [green]} if fmt == "MPO" else {}
+    red.save(buffer, format=fmt, **extra)
+    with Image.open(io.BytesIO(buffer.getvalue()), formats=FORMATS) as opened:
+        assert opened.format == fmt  # MPO: a multi-picture JPEG, as phones write them
+    store = CorrectionStore(tmp_path)
+    correction_id = store.add(buffer.getvalue(), np.zeros((28, 28)), predicted="1", corrected="7", model_revision="x")
+    _, labels, records = store.load()
+    stored = tmp_path / records[0]["image"]
+    assert labels.tolist() == [7] and stored.read_bytes() == buffer.getvalue()
+    assert stored.name == f"{correction_id}.{'jpg' if fmt in ('JPEG', 'MPO') else fmt.lower()}"
+
+
+@pytest.mark.parametrize("contents", [np.full((28, 28), "0.5"), np.zeros((28, 28), dtype=complex)],
+                         ids=["strings", "complex"])
+def test_npy_holding_no_real_numbers_is_reported(tmp_path, contents):
+    ids = submit(str(tmp_path), [5, 6])
+    np.save(tmp_path / f"{next(iter(ids))}.npy", contents, allow_pickle=False)
+    with pytest.warns(CorruptCorrectionWarning, match=r"line 1: .*\.npy holds .* not real numbers"):
+        _, labels, records = load(tmp_path)
+    assert labels.tolist() == [6] and len(records) == 1
+    with pytest.raises(CorrectionError, match="line 1"):
+        load(tmp_path, strict=True)
+
+
+def test_failed_write_leaves_no_file_behind(tmp_path, monkeypatch):
+    """The disk fills while the .npy is written: the image's temp file goes too, nothing is logged."""
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:  # the first fsync is the image's temp file, the second the .npy's
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    image, normalized, _ = sample(0)
+    store = CorrectionStore(tmp_path)
+    with pytest.raises(OSError) as raised:
+        store.add(image, normalized, predicted="3", corrected="8", model_revision="x")
+    assert raised.value.errno == errno.ENOSPC and len(calls) == 2
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert_stored_exactly(tmp_path, submit(str(tmp_path), [7]))  # the store works on
+
+
 def test_empty_store_loads_empty(tmp_path):
     images, labels, records = load(tmp_path / "nothing-yet")
     assert images.shape == (0, 28, 28) and labels.shape == (0,) and records == []
-
-
-def test_push_to_hub_uploads_a_snapshot_to_a_dataset_repo(tmp_path):
-    """Smoke test with a stand-in for HfApi: a dataset repo, the log and its files, no temp files."""
-    ids = submit(str(tmp_path), [1, 2])
-    (tmp_path / ".tmp-half-written.npy").write_bytes(b"partial")
-    calls = []
-
-    class Api:
-        def create_repo(self, repo_id, **kwargs):
-            calls.append(("create_repo", repo_id, kwargs))
-
-        def upload_folder(self, **kwargs):
-            folder = Path(kwargs["folder_path"])
-            calls.append(("upload_folder", sorted(p.name for p in folder.iterdir()), kwargs))
-
-            class Info:
-                commit_url = "https://huggingface.co/datasets/me/fixes/commit/123"
-
-            return Info()
-
-    url = push_to_hub(tmp_path, "me/fixes", api=Api())
-    assert url.endswith("/commit/123")
-    assert calls[0][0] == "create_repo" and calls[0][2]["repo_type"] == "dataset"
-    name, files, kwargs = calls[1]
-    assert name == "upload_folder" and kwargs["repo_type"] == "dataset" and kwargs["repo_id"] == "me/fixes"
-    expected = {LOG_FILE} | {f"{i}.png" for i in ids} | {f"{i}.npy" for i in ids}
-    assert set(files) == expected

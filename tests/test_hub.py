@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
-from huggingface_hub import HfApi, constants
+from huggingface_hub import HfApi, constants, snapshot_download
+from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -27,6 +28,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import digitrec
+from digitrec import corrections
+from digitrec.corrections import CorrectionStore
 from digitrec.artifacts import CARD_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, read_json, write_json
 from digitrec.errors import HubError, HubUnavailableError, UntrustedModelError
 from digitrec.features import Deskew
@@ -376,6 +379,7 @@ def test_fetching_an_unknown_repo_or_revision_is_a_clear_error(hub, artifacts_v1
 
 
 def run_push_cli(hub, directory: Path, token: str, home: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m training.push DIRECTORY --repo REPO ARGS`` (a later ``--repo`` wins)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
     env.update(client_env(hub.endpoint, home), HF_TOKEN=token, PYTHONPATH=str(ROOT))
     return subprocess.run(
@@ -401,3 +405,41 @@ def test_push_cli_prints_sha_and_url_and_never_the_token(hub, artifacts_v1, tmp_
     assert len(errors) == 1 and errors[0].startswith("error:") and "401" in errors[0], rejected.stderr
     assert BAD_TOKEN not in rejected.stdout + rejected.stderr
     assert hub.head(REPO) == sha
+
+
+def test_corrections_cli_pushes_the_store_to_a_private_dataset_repo(hub, tmp_path):
+    """What users corrected in the app reaches a dataset repo over real HTTP, without temp
+    files; a later push adds to it; downloaded back, it trains like the local store."""
+    store = CorrectionStore(tmp_path / "corrections")
+    rng = np.random.default_rng(3)
+    for corrected in "71":
+        drawing = Image.fromarray(rng.integers(0, 255, (60, 40), dtype=np.uint8))
+        store.add(drawing, rng.random((28, 28), dtype=np.float32), predicted="4", corrected=corrected,
+                  model_revision="bundled")
+    (store.directory / ".tmp-half-written.npy").write_bytes(b"partial")
+    dataset = f"datasets/{USER}/fixes"  # the name the local hub keeps a dataset repo under
+
+    pushed = run_push_cli(hub, store.directory, TOKEN, tmp_path / "home", "--corrections", "--repo", f"{USER}/fixes")
+
+    assert pushed.returncode == 0, pushed.stderr
+    assert hub.head(dataset) in pushed.stdout and f"{hub.endpoint}/{dataset}/commit/" in pushed.stdout
+    assert hub.state.repos[dataset].private, "users' drawings are never published by default"
+    records = corrections.load(store.directory)[2]
+    expected = {".gitattributes", corrections.LOG_FILE} | {r[key] for r in records for key in ("image", "normalized")}
+    assert set(hub.files(dataset)) == expected
+    assert REPO not in hub.state.repos, "no model repo was touched"
+
+    store.add(Image.new("L", (30, 30), 255), np.zeros((28, 28), np.float32), "8", "3", "bundled")
+    assert run_push_cli(hub, store.directory, TOKEN, tmp_path / "home", "--corrections", "--repo",
+                        f"{USER}/fixes").returncode == 0
+    assert len(hub.history(dataset)) == 3, "initial commit and two pushes"
+    downloaded = Path(snapshot_download(f"{USER}/fixes", repo_type="dataset", token=TOKEN,
+                                        local_dir=tmp_path / "downloaded"))
+    images, labels, _ = corrections.load(downloaded, strict=True)
+    local_images, local_labels, _ = corrections.load(store.directory, strict=True)
+    assert labels.tolist() == local_labels.tolist() == [7, 1, 3]
+    np.testing.assert_array_equal(images, local_images)
+
+    rejected = run_push_cli(hub, store.directory, BAD_TOKEN, tmp_path / "home", "--corrections", "--repo",
+                            f"{USER}/fixes")
+    assert rejected.returncode == 1 and "401" in rejected.stderr and BAD_TOKEN not in rejected.stderr

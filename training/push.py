@@ -1,10 +1,16 @@
-"""Publish a training run's artifacts directory to a Hugging Face Hub model repo.
+"""Publish a training run's artifacts directory to a Hugging Face Hub model repo, or the
+app's corrections to a dataset repo.
 
     python -m training.push DIR --repo OWNER/NAME [--private] [--message TEXT]
+    python -m training.push CORRECTIONS_DIR --corrections --repo OWNER/NAME [--message TEXT]
 
 The whole directory (model.skops, config.json, metrics.json, README.md, plots...) becomes
 one commit; the commit SHA and its URL are printed, so the exact model can be pinned
-later with ``OWNER/NAME@SHA``. Authentication uses ``HF_TOKEN`` or the token saved by
+later with ``OWNER/NAME@SHA``. With ``--corrections``, DIR is a correction store (the
+app's ``DIGITREC_CORRECTIONS_DIR``): a consistent snapshot of it is added to the dataset
+repo, created private as it holds users' drawings (see :func:`digitrec.corrections.push_to_hub`);
+download it (``hf download OWNER/NAME --repo-type dataset --local-dir DIR``) to train with
+``python -m training.train --extra-data DIR``. Authentication uses ``HF_TOKEN`` or the token saved by
 ``hf auth login``; the token is never printed. On failure, one line explaining what went
 wrong goes to stderr and the exit status is 1.
 """
@@ -16,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from digitrec import corrections
 from digitrec.errors import DigitrecError
 from digitrec.hub import PushResult, push_artifacts
 
@@ -26,15 +33,19 @@ def push_and_report(
     private: bool = False,
     message: str | None = None,
     *,
+    store: bool = False,
     out: TextIO | None = None,
 ) -> PushResult:
-    """Push ``directory`` to ``repo_id`` (see :func:`digitrec.hub.push_artifacts`) and print where it went.
+    """Push ``directory`` to ``repo_id`` (see :func:`digitrec.hub.push_artifacts`) and print where it went;
+    with ``store``, the correction store ``directory`` to the dataset ``repo_id``
+    (:func:`digitrec.corrections.push_to_hub`, always private).
 
     This is what ``--push`` of the training CLI calls. Errors are raised, not printed:
     :class:`~digitrec.errors.DigitrecError` subclasses carry a message meant for the user.
     """
     out = out or sys.stdout
-    result = push_artifacts(directory, repo_id, private=private, message=message)
+    result = (corrections.push_to_hub(directory, repo_id, message=message) if store
+              else push_artifacts(directory, repo_id, private=private, message=message))
     print(f"pushed {directory} to {result.repo_id}", file=out)
     print(f"commit: {result.commit_sha}", file=out)
     print(f"url: {result.url}", file=out)
@@ -44,11 +55,15 @@ def push_and_report(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training.push",
-        description="Upload an artifacts directory to a Hugging Face Hub model repo as one commit.",
+        description="Upload an artifacts directory to a Hugging Face Hub model repo as one commit, "
+                    "or the app's corrections to a dataset repo.",
     )
-    parser.add_argument("directory", type=Path, help="artifacts directory written by training")
+    parser.add_argument("directory", type=Path, help="artifacts directory written by training "
+                                                      "(with --corrections: the app's correction store)")
     parser.add_argument("--repo", required=True, metavar="OWNER/NAME", help="model repo (created if missing)")
-    parser.add_argument("--private", action="store_true", help="create the repo as private")
+    parser.add_argument("--private", action="store_true", help="create the model repo as private")
+    parser.add_argument("--corrections", action="store_true",
+                        help="push a correction store to the dataset repo OWNER/NAME (created private)")
     parser.add_argument("--message", default=None, help="commit message")
     return parser
 
@@ -56,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        push_and_report(args.directory, args.repo, private=args.private, message=args.message)
+        push_and_report(args.directory, args.repo, private=args.private, message=args.message,
+                        store=args.corrections)
     except DigitrecError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
