@@ -248,7 +248,7 @@ def _commit_operations(api: HfApi, directory: Path, repo_id: str) -> tuple[list,
 
 
 def _push_error(exc: HfHubHTTPError, repo_id: str, token: str) -> DigitrecError:
-    status = exc.response.status_code if exc.response is not None else None
+    status = _status(exc)
     namespace = repo_id.partition("/")[0]
     if status == 401:
         text = (
@@ -317,7 +317,7 @@ def _download(repo_id: str, revision: str) -> Path:
     except httpx2.TransportError as exc:
         raise _HubUnreachable(_describe(exc)) from exc
     except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
+        status = _status(exc)
         if status is not None and (status >= 500 or status == 429):
             raise _HubUnreachable(f"the Hub answered {status}") from exc
         raise _fetch_error(exc, repo_id, revision) from exc
@@ -344,7 +344,7 @@ def _from_cache(repo_id: str, revision: str, reason: str) -> Path:
 
 
 def _fetch_error(exc: HfHubHTTPError, repo_id: str, revision: str) -> HubError:
-    status = exc.response.status_code if exc.response is not None else None
+    status = _status(exc)
     if isinstance(exc, RevisionNotFoundError):
         return HubError(f"{repo_id} has no revision {revision!r} (expected a branch, tag or full commit SHA)")
     if isinstance(exc, RepositoryNotFoundError):
@@ -362,6 +362,11 @@ def _fetch_error(exc: HfHubHTTPError, repo_id: str, revision: str) -> HubError:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _status(exc: HfHubHTTPError) -> int | None:
+    """The HTTP status of a failed Hub call, None when no response came."""
+    return exc.response.status_code if exc.response is not None else None
 
 
 def _describe(exc: BaseException) -> str:
