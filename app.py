@@ -140,7 +140,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                             number_fix = gr.Textbox(label="The right number", elem_id="number-fix-text", max_lines=1)
                             number_fix_button = gr.Button("Save correction", size="sm", elem_id="number-fix-save")
                             number_fix_note = gr.Markdown(elem_id="number-fix-note")
-                number_read = gr.State(None)  # the input the tab read last and its reading, for a correction
+                number_read = gr.State(None)  # the last number read: its digits (crops) and reading
                 number_answered = gr.State(None)  # the number the correction form is for
 
         with gr.Accordion("About the model", open=False, elem_id="about"):
