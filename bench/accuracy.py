@@ -51,7 +51,7 @@ def main() -> None:
     y_train = data.y_train[: args.train_size]
     X_test = normalize_many(data.x_test).reshape(-1, 784)
 
-    classifier = load_model(args.model)
+    classifier = load_model(args.model, fallback=False)
     start = time.perf_counter()
     bundled_pred = classifier.predict_proba_normalized(X_test.reshape(-1, 28, 28)).argmax(axis=1)
     batch_seconds = time.perf_counter() - start

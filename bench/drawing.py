@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     start = time.time()
 
-    model = load_model(args.model)
+    model = load_model(args.model, fallback=False)
     data = load_mnist(args.data)
     catalog = syn.find_fonts()
     held = catalog.held_out

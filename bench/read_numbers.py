@@ -139,7 +139,7 @@ def main() -> None:
 
     data = load_mnist(args.data)
     x_digits, y_digits = (data.x_test, data.y_test) if args.split == "test" else (data.x_train, data.y_train)
-    classifier = load_model(args.model)
+    classifier = load_model(args.model, fallback=False)
     oracle = OracleVerifier() if args.oracle_verifier else None
     if args.without_verifier or oracle:
         reader = classifier = replace(classifier, piece_verifier=None)

@@ -9,8 +9,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from digitrec.artifacts import BUNDLED_DIR, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, read_json
-from digitrec.errors import HubUnavailableError
+from digitrec.artifacts import (BUNDLED_DIR, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE,
+                                missing_required, read_json)
+from digitrec.errors import DigitrecError, HubUnavailableError
 from digitrec.fast_svc import with_fast_svc
 from digitrec.inference import compile_predict_proba
 from digitrec.normalize import NORMALIZATION_VERSION, ImageInput, to_mnist
@@ -81,25 +82,32 @@ def _as_batch(images: Any) -> Iterable[ImageInput]:
     return [images]
 
 
-def load_model(source: str | Path | None = None) -> DigitClassifier:
+def load_model(source: str | Path | None = None, fallback: bool = True) -> DigitClassifier:
     """Load a model from a local artifacts directory, a Hub repo, or the bundled default.
 
     ``source`` is a directory path, ``"OWNER/NAME"`` or ``"OWNER/NAME@REVISION"`` (branch,
     tag or commit SHA), or ``None``/``"bundled"`` for the model shipped with the code.
-    A Hub source falls back to the local cache, then to the bundled model, when the Hub
-    cannot be reached; ``notes`` on the result say what happened.
+    A Hub source falls back to the local cache, then, with ``fallback`` (the app: it keeps
+    serving), to the bundled model when the Hub cannot be reached; ``notes`` on the result
+    say what happened. Without ``fallback`` (a command measuring the model it was given)
+    that is an error. A path whose parent directory exists here (``models/digitrec-mnst``)
+    is a mistyped directory, not a repo.
     """
     if source is None or str(source) == "bundled":
         return load_directory(BUNDLED_DIR, origin="bundled")
     path = Path(source)
     if path.is_dir():
         return load_directory(path, origin=f"local:{path}")
+    if path.is_absolute() or str(source).startswith(".") or (path.parent.is_dir() and path.parent != Path(".")):
+        raise DigitrecError(f"{source}: no such artifacts directory")
     from digitrec.hub import fetch_model  # imported here: local use needs no Hub client
 
     repo_id, _, revision = str(source).partition("@")
     try:
         fetched = fetch_model(repo_id, revision or None)
     except HubUnavailableError as exc:
+        if not fallback:
+            raise
         note = f"{source} unavailable ({exc}); serving the bundled model"
         log.warning(note)
         classifier = load_directory(BUNDLED_DIR, origin="bundled")
@@ -117,8 +125,13 @@ def load_directory(directory: Path, origin: str) -> DigitClassifier:
     RBF SVCs in the model are served as matrix products (:mod:`digitrec.fast_svc`).
     """
     directory = Path(directory)
-    config = read_json(directory / CONFIG_FILE)
-    metrics = read_json(directory / METRICS_FILE)
+    problem = missing_required(directory)
+    if problem:
+        raise DigitrecError(problem)
+    try:
+        config, metrics = read_json(directory / CONFIG_FILE), read_json(directory / METRICS_FILE)
+    except ValueError as exc:
+        raise DigitrecError(f"{directory}: {CONFIG_FILE} or {METRICS_FILE} is not valid JSON ({exc})") from None
     version = str(config.get("input", {}).get("normalization_version"))
     if version != NORMALIZATION_VERSION:
         log.warning("model expects normalization v%s, this code has v%s", version, NORMALIZATION_VERSION)

@@ -36,7 +36,8 @@ from huggingface_hub.errors import (
 )
 
 from digitrec import serialization
-from digitrec.artifacts import CARD_FILE, CONFIG_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, REQUIRED_FILES, read_json
+from digitrec.artifacts import (CARD_FILE, CONFIG_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, REQUIRED_FILES, missing_required,
+                                read_json)
 from digitrec.errors import DigitrecError, HubError, HubUnavailableError, UntrustedModelError
 
 log = logging.getLogger(__name__)
@@ -98,9 +99,9 @@ def verify_artifacts(directory: str | Path, source: str | None = None) -> list[s
     """
     directory = Path(directory)
     source = source or str(directory)
-    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
-    if missing:
-        raise HubError(f"{source} is not a digitrec artifacts directory: missing {', '.join(missing)}")
+    problem = missing_required(directory, source)
+    if problem:
+        raise HubError(problem)
     try:
         config = read_json(directory / CONFIG_FILE)
         verifier = config.get("piece_verifier")

@@ -16,11 +16,13 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GroupKFold, train_test_split
 
 from digitrec import plots
-from digitrec.artifacts import CONFIG_FILE, METRICS_FILE, MODEL_FILE, write_json
+from digitrec.artifacts import CONFIG_FILE, METRICS_FILE, MODEL_FILE, writable_output, write_json
 from digitrec.augment import Distortion, augment
+from digitrec.corrections import LOG_FILE as CORRECTIONS_LOG
 from digitrec.corrections import load as load_corrections
 from digitrec.card import DEFAULT_REPO_ID
 from digitrec.data import DigitDataset
+from digitrec.errors import DatasetError
 from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
 from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
@@ -44,9 +46,19 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     """Train every candidate in ``names``, keep the best, and write the artifacts directory.
 
     ``extra_data`` is a corrections directory (:mod:`digitrec.corrections`): its images join
-    every candidate's training rows (never the validation or test splits).
+    every candidate's training rows (never the validation or test splits). Both it and
+    ``out`` are checked first (:func:`~digitrec.artifacts.writable_output`), so that a wrong
+    path stops the run at once rather than being ignored or failing after the training.
     """
     start = time.monotonic()
+    out = writable_output(out)
+    X_extra, y_extra = np.empty((0, 784), np.float32), np.empty((0,), np.int64)
+    if extra_data is not None:
+        images, labels, _ = load_corrections(extra_data)
+        if not len(labels):
+            raise DatasetError(f"--extra-data {extra_data}: no usable corrections there "
+                               f"(a correction store holds {CORRECTIONS_LOG})")
+        X_extra, y_extra = images.reshape(-1, 784), labels.astype(np.int64)
     candidates = [CANDIDATES[n] for n in (names or list(CANDIDATES))]
     if quick:
         dataset = dataset.subset(min(QUICK_SIZES[0], len(dataset.y_train)), min(QUICK_SIZES[1], len(dataset.y_test)), seed)
@@ -82,10 +94,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     X_pieces, y_pieces, pieces = cut_pieces(dataset.x_train[train_idx], y_all[train_idx], n_pieces, seed=seed)
     X_pieces = X_pieces.reshape(-1, 784)
 
-    X_extra, y_extra = np.empty((0, 784), np.float32), np.empty((0,), np.int64)
     if extra_data is not None:
-        images, labels, _ = load_corrections(extra_data)
-        X_extra, y_extra = images.reshape(-1, 784), labels.astype(np.int64)
         print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
 
     extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_pairs,

@@ -240,6 +240,8 @@ def test_hub_down_serves_the_cache_then_the_bundled_model(hub, artifacts_v1, tmp
     bundled = digitrec.load_model(REPO)
     assert bundled.origin == "bundled"
     assert any(REPO in note and "bundled" in note for note in bundled.notes)
+    with pytest.raises(HubUnavailableError, match="unreachable"):  # what a command evaluating REPO needs
+        digitrec.load_model(REPO, fallback=False)
 
 
 def test_offline_mode_serves_the_cache_and_says_so(hub, artifacts_v1, monkeypatch):

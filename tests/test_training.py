@@ -92,13 +92,47 @@ def test_loaded_model_classifies_and_evaluate_cli_agrees(quick_run):
     assert report["test_accuracy"] > 0.8 and report["n"] == len(data.y_test)
 
 
+def test_evaluate_cli_never_scores_another_model_than_named(tmp_path):
+    """A mistyped directory is not taken for a Hub repo (whose fallback is the bundled model),
+    and a directory that is not a model says what it lacks."""
+    (tmp_path / "empty").mkdir()
+    for model, message in (("models/digitrec-mnst", "no such artifacts directory"),
+                           (str(tmp_path / "empty"), "missing model.skops, config.json, metrics.json")):
+        proc = subprocess.run([sys.executable, "-m", "training.evaluate", "--model", model, "--data", "sklearn-digits"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stdout == ""
+
+
 def test_cli_rejects_unknown_model_and_bad_data(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--models", "nope"],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--models", "nope",
+                           "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown model" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "training.train", "--data", str(tmp_path / "x.npz"),
                            "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "x.npz" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_refuses_a_wrong_out_or_extra_data_before_training(tmp_path):
+    """No --out (it once defaulted to the bundled model), a directory of other files (they
+    would be published with the model), a path under a file, or --extra-data that holds no
+    corrections: a one-line error at once, not after the training, and nothing written."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "README.md").write_text("my own notes")
+    (tmp_path / "file").write_text("x")
+    cases = [
+        ([], "--out"),
+        (["--out", str(notes)], "not a digitrec artifacts directory"),
+        (["--out", str(tmp_path / "file" / "out")], "--out"),
+        (["--out", str(tmp_path / "new"), "--extra-data", str(tmp_path / "no-such-store")], "no usable corrections"),
+    ]
+    for args, message in cases:
+        proc = subprocess.run([sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--quick",
+                               "--models", "knn", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+        assert "augmentation" not in proc.stdout and "candidate" not in proc.stdout, "it stopped before training"
+    assert (notes / "README.md").read_text() == "my own notes" and sorted(p.name for p in notes.iterdir()) == ["README.md"]
 
 
 def test_extra_data_from_corrections_is_used_and_reported(tmp_path):

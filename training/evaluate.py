@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", default=None, help="OpenML download cache")
     args = parser.parse_args(argv)
     try:
-        classifier = load_model(args.model)
+        classifier = load_model(args.model, fallback=False)
         dataset = load_mnist(args.data, cache_dir=args.cache_dir)
         start = time.perf_counter()
         proba = classifier.predict_proba_normalized(normalize_many(dataset.x_test))

@@ -10,7 +10,7 @@ later with ``OWNER/NAME@SHA``. With ``--corrections``, DIR is a correction store
 app's ``DIGITREC_CORRECTIONS_DIR``): a consistent snapshot of it is added to the dataset
 repo, created private as it holds users' drawings (see :func:`digitrec.corrections.push_to_hub`);
 download it (``hf download OWNER/NAME --repo-type dataset --local-dir DIR``) to train with
-``python -m training.train --extra-data DIR``. Authentication uses ``HF_TOKEN`` or the token saved by
+``python -m training.train ... --extra-data DIR``. Authentication uses ``HF_TOKEN`` or the token saved by
 ``hf auth login``; the token is never printed. On failure, one line explaining what went
 wrong goes to stderr and the exit status is 1.
 """

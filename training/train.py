@@ -24,7 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", required=True,
                         help="'openml', an .npz file (x_train, y_train, x_test, y_test), a directory of the "
                              "four MNIST IDX files, or 'sklearn-digits' (small bundled sample)")
-    parser.add_argument("--out", type=Path, default=BUNDLED_DIR, help="artifacts directory (default: %(default)s)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="artifacts directory: new, empty, or one a run wrote (its files are replaced; "
+                             f"the bundled model is {BUNDLED_DIR.relative_to(BUNDLED_DIR.parents[1])})")
     parser.add_argument("--models", default=",".join(CANDIDATES),
                         help="comma-separated candidates (default: all): %(default)s")
     parser.add_argument("--quick", action="store_true", help="small subset and grids: the whole pipeline in <1 min")
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             from training.push import push_and_report
 
             push_and_report(args.out, args.push, private=args.private, message=None)
-    except DigitrecError as exc:
+    except (DigitrecError, OSError) as exc:  # OSError: a file that could not be read or written
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
