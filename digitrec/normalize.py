@@ -202,15 +202,15 @@ def _exif_transposed(img: Image.Image) -> Image.Image:
     return img
 
 
-def ink_map(img: Image.Image) -> np.ndarray:
-    """Ink intensity in [0, 1] (1 = ink) of an image, at most ``WORK_SIZE`` on its longer side.
+def ink_map(img: Image.Image, work_size: int = WORK_SIZE) -> np.ndarray:
+    """Ink intensity in [0, 1] (1 = ink) of an image, at most ``work_size`` on its longer side.
 
     Transparent images: when the opaque pixels are strokes of one colour (the sketchpad:
     black strokes on transparent black), the ink is the alpha channel. When the opaque
     region holds marks of another colour (a white card with a dark digit, a cut-out photo),
     the card is extended under the transparent area and read like an opaque image.
     """
-    img = _downscaled(img)
+    img = _downscaled(img, work_size)
     if _has_transparency(img):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
         alpha = rgba[..., 3]
@@ -469,7 +469,7 @@ def _check_size(size: tuple[int, int]) -> None:
         raise InvalidImageError(f"The image is too large ({w}x{h} pixels); the limit is {limit:,} pixels.")
 
 
-def _downscaled(img: Image.Image) -> Image.Image:
+def _downscaled(img: Image.Image, work_size: int = WORK_SIZE) -> Image.Image:
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
         img = _rescaled_to_8_bit(img)
     elif img.mode not in ("L", "LA", "RGB", "RGBA"):
@@ -479,16 +479,16 @@ def _downscaled(img: Image.Image) -> Image.Image:
             img = img.convert("RGBA" if _has_transparency(img) else "RGB")
         except (ValueError, OSError) as exc:  # e.g. LAB or HSV, which PIL cannot convert to RGB
             raise InvalidImageError(f"Unsupported image colour mode {img.mode}.") from exc
-    if max(img.size) > WORK_SIZE:
-        # What ``img.copy().thumbnail((WORK_SIZE, WORK_SIZE), BOX)`` gives, without the copy.
-        img = img.resize(_thumbnail_size(img.size), Image.Resampling.BOX, reducing_gap=2.0)
+    if max(img.size) > work_size:
+        # What ``img.copy().thumbnail((work_size, work_size), BOX)`` gives, without the copy.
+        img = img.resize(_thumbnail_size(img.size, work_size), Image.Resampling.BOX, reducing_gap=2.0)
     return img
 
 
-def _thumbnail_size(size: tuple[int, int]) -> tuple[int, int]:
-    """The size ``Image.thumbnail((WORK_SIZE, WORK_SIZE))`` gives an image of ``size`` (Pillow's rounding)."""
+def _thumbnail_size(size: tuple[int, int], work_size: int = WORK_SIZE) -> tuple[int, int]:
+    """The size ``Image.thumbnail((work_size, work_size))`` gives an image of ``size`` (Pillow's rounding)."""
     width, height = size
-    x = y = WORK_SIZE
+    x = y = work_size
     aspect = width / height
     if x / y >= aspect:
         x = max(min(math.floor(y * aspect), math.ceil(y * aspect), key=lambda n: abs(aspect - n / y)), 1)

@@ -1,7 +1,8 @@
 """Read whole numbers: split an image of several digits into digits and classify each.
 
 The image goes through the same ink map as single digits (:func:`digitrec.normalize.ink_map`,
-at most ``WORK_SIZE`` pixels on its longer side), then:
+at most ``WORK_SIZE`` pixels on its longer side; when that shrinks it, the part holding the
+ink is mapped again on its own, see :func:`_number_ink`), then:
 
 1. **Components.** The ink is thresholded (Otsu, as for single digits) and split into
    8-connected components; specks (tiny next to the largest component) are dropped.
@@ -64,7 +65,7 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from digitrec.errors import InvalidImageError
-from digitrec.normalize import ImageInput, ink_level, ink_map, mnist_from_ink, open_image, scaled_ink
+from digitrec.normalize import WORK_SIZE, ImageInput, ink_level, ink_map, mnist_from_ink, open_image, scaled_ink
 
 T = TypeVar("T")
 
@@ -146,6 +147,11 @@ REACH = 0.25
 #: A piece at most this fraction of its neighbour's height, separated by at most ``PART_GAP``
 #: line heights, may be part of the neighbour's digit.
 PART_HEIGHT, PART_GAP = 0.85, 0.12
+#: Re-reading a number from its part of a larger image (:func:`_number_ink`): the margin
+#: around its ink (in ink heights), the width-to-height ratio up to which the crop is read at
+#: ``WORK_SIZE`` on its longer side, the most pixels on that side for a longer number, and
+#: the least gain in detail (ratio of pixels per ink-map pixel) worth a second ink map.
+NUMBER_MARGIN, WIDE_NUMBER, MAX_WORK_SIZE, RECROP_GAIN = 0.1, 4.0, 1024, 0.8
 #: Most digits read in one image (more separate marks than this is not a number).
 MAX_DIGITS = 40
 #: One mark wider than this many times its height may be several digits touching (:func:`several_digits`).
@@ -309,8 +315,7 @@ def read_number(classifier: Any, image: ImageInput) -> NumberReading:
     the image cannot be opened or has no ink.
     """
     img = open_image(image)
-    ink = ink_map(img)
-    return read_ink(classifier, ink, scale=_ink_scale(img, ink), size=img.size)
+    return read_ink(classifier, *_number_ink(img), size=img.size)
 
 
 def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
@@ -324,12 +329,12 @@ def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
     parts of one digit (an open 4 read as 21) than two: then None too.
     """
     img = open_image(image)
-    ink = ink_map(img)
+    ink, scale, origin = _number_ink(img)
     _, clusters = _clusters(scaled_ink(ink, _EMPTY_MESSAGE))
     if len(clusters) < 2 and all(c.width <= WIDE_MARK * c.height for c in clusters):
         return None
     try:
-        reading = read_ink(classifier, ink, scale=_ink_scale(img, ink), size=img.size)
+        reading = read_ink(classifier, ink, scale, origin, size=img.size)
     except InvalidImageError:  # more marks than a number has: not one the reader would read
         return None
     boxes = [d.box for d in reading.digits]
@@ -337,15 +342,40 @@ def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
     return reading if len(boxes) > 1 and apart else None
 
 
-def _ink_scale(img: Image.Image, ink: np.ndarray) -> tuple[float, float]:
-    """Image pixels per ink-map pixel, across and down (the ink map may be downscaled)."""
-    return img.width / ink.shape[1], img.height / ink.shape[0]
+def _number_ink(img: Image.Image) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
+    """The ink map to read a number from, in image pixels per ink-map pixel (x, y), and the
+    image pixel (x, y) at its top-left.
+
+    The image is mapped at ``WORK_SIZE`` on its longer side, as single digits are. When
+    that shrinks it, the part holding the ink (with a margin of ``NUMBER_MARGIN`` of its
+    height) is mapped again on its own: a number on a wide strip of paper or in a corner of
+    a photo keeps its detail. A crop wider than ``WIDE_NUMBER`` times its height (a long
+    number) gets a longer side in proportion, at most ``MAX_WORK_SIZE``, so its digits stay
+    as tall as a ``WIDE_NUMBER``-wide one's.
+    """
+    ink = ink_map(img)
+    whole = (img.width / ink.shape[1], img.height / ink.shape[0])
+    if max(img.size) <= WORK_SIZE:
+        return ink, whole, (0, 0)
+    scaled = scaled_ink(ink, _EMPTY_MESSAGE)
+    rows, cols = np.nonzero(scaled >= ink_level(scaled))
+    margin = max(2.0, NUMBER_MARGIN * (rows.max() + 1 - rows.min()))
+    box = (max(0, math.floor((cols.min() - margin) * whole[0])), max(0, math.floor((rows.min() - margin) * whole[1])),
+           min(img.width, math.ceil((cols.max() + 1 + margin) * whole[0])),
+           min(img.height, math.ceil((rows.max() + 1 + margin) * whole[1])))
+    width, height = box[2] - box[0], box[3] - box[1]
+    work_size = round(min(MAX_WORK_SIZE, WORK_SIZE * max(1.0, width / height / WIDE_NUMBER)))
+    if max(width, height) / work_size > RECROP_GAIN * max(img.size) / WORK_SIZE:
+        return ink, whole, (0, 0)  # hardly more detail than the whole image's map
+    crop = img.crop(box)
+    ink = ink_map(crop, work_size)
+    return ink, (width / ink.shape[1], height / ink.shape[0]), (box[0], box[1])
 
 
 def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0, 1.0),
-             size: tuple[int, int] | None = None) -> NumberReading:
-    """Read the number in an ink map (2-D, 1 = ink); boxes are multiplied by ``scale`` (x, y)
-    and clipped to ``size`` (width, height) when given."""
+             origin: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None) -> NumberReading:
+    """Read the number in an ink map (2-D, 1 = ink); boxes are multiplied by ``scale`` (x, y),
+    moved by ``origin`` (x, y) and clipped to ``size`` (width, height) when given."""
     readings, skip_costs, _, _ = _candidates(classifier, scaled_ink(ink, _EMPTY_MESSAGE))
     path = _best_path(readings, skip_costs)
     classes = list(classifier.classes)
@@ -353,7 +383,7 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
     for segment in (s for r in path for s in r.segments):
         p = segment.probabilities
         best = int(np.argmax(p))
-        digits.append(DigitReading(classes[best], float(p[best]), _scaled_box(segment.box, scale, size)))
+        digits.append(DigitReading(classes[best], float(p[best]), _scaled_box(segment.box, scale, origin, size)))
         images.append(segment.image)
     if not digits:
         raise InvalidImageError(_EMPTY_MESSAGE)
@@ -883,10 +913,11 @@ def _cheapest_paths(edges: list[tuple[int, int, float, T]], n_nodes: int) -> lis
     return back
 
 
-def _scaled_box(box: Box, scale: tuple[float, float], size: tuple[int, int] | None) -> Box:
-    sx, sy = scale
+def _scaled_box(box: Box, scale: tuple[float, float], origin: tuple[int, int], size: tuple[int, int] | None) -> Box:
+    (sx, sy), (ox, oy) = scale, origin
     x0, y0, x1, y1 = box
-    out = [int(math.floor(x0 * sx)), int(math.floor(y0 * sy)), int(math.ceil(x1 * sx)), int(math.ceil(y1 * sy))]
+    out = [ox + int(math.floor(x0 * sx)), oy + int(math.floor(y0 * sy)),
+           ox + int(math.ceil(x1 * sx)), oy + int(math.ceil(y1 * sy))]
     if size is not None:
         out = [min(max(v, 0), size[i % 2]) for i, v in enumerate(out)]
     return tuple(out)  # type: ignore[return-value]

@@ -116,6 +116,21 @@ def test_boxes_are_in_input_coordinates_of_a_large_image(classifier):
     assert_boxes(reading, boxes, image.size, min_iou=0.8)
 
 
+@pytest.mark.parametrize("number, where", [("2026", "strip"), ("90210", "corner"),
+                                           ("314159265358979323846264338327", "strip")])
+def test_a_small_number_in_a_large_image_keeps_its_detail(classifier, number, where):
+    """A number at the left of a wide strip, or in a corner of a photo-sized page, is read
+    from its own part of the image, not from the whole shrunk to 256 px (which left its
+    digits a few pixels tall); so is a long number. Boxes stay in input coordinates."""
+    drawn, boxes = draw_number([template(int(d)) for d in number], gap=14, height=60, brush=7, margin=10)
+    size, at = ((5000, drawn.height), (0, 0)) if where == "strip" else ((4000, 3000), (2600, 2300))
+    image = Image.new("L", size, 255)
+    image.paste(drawn, at)
+    reading = read_number(classifier, image)
+    assert reading.number == number
+    assert_boxes(reading, [(x0 + at[0], y0 + at[1], x1 + at[0], y1 + at[1]) for x0, y0, x1, y1 in boxes], size)
+
+
 def test_sketchpad_canvas_and_file_bytes(classifier):
     """Transparent sketch (the app's canvas) and PNG bytes (an upload) read the same."""
     image, boxes = draw_number([template(int(d)) for d in "385"], gap=16, transparent=True)
