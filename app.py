@@ -206,7 +206,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         gr.on([], predictor.predict_batch, batch_files, batch_results, api_name="predict_batch", **model)
         gr.on([], numbers.predict_number, number_image, number_json, api_name="predict_number", preprocess=False,
               **model)
-        gr.on([], numbers.predict_number, number_sketch, number_json, api_name="predict_number_sketch",
+        gr.on([], numbers.predict_number_sketch, number_sketch, number_json, api_name="predict_number_sketch",
               preprocess=False, **model)
 
     demo.queue(max_size=settings.queue_size)

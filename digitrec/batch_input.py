@@ -11,7 +11,9 @@ Members are taken in archive order; directories and macOS metadata (``__MACOSX/`
 anything is decompressed: the number of images (the batch limit), each member's size
 (the upload limit) and the archive's total (``ARCHIVE_EXPANSION`` times the upload limit),
 so a zip bomb is refused unread. A member's declared size also bounds what is read:
-:mod:`zipfile` stops there and fails on the checksum if the data claimed less.
+:mod:`zipfile` stops there and fails on the checksum if the data claimed less. The images'
+pixels, all of a call's together, are bounded next, from their headers, before any is
+decoded (:func:`digitrec.serving.check_batch_pixels`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from digitrec.classifier import DigitClassifier
 from digitrec.corrections import CorrectionError, CorrectionStore
 from digitrec.errors import InvalidImageError
 from digitrec.segment import NumberReading, draw_boxes, read_number
-from digitrec.serving import NO_IMAGE_MESSAGE, image_file, is_blank, sketch_image, sketch_value, user_facing
+from digitrec.serving import (image_file, is_blank, required_file, required_sketch, sketch_image, sketch_value,
+                              user_facing)
 from digitrec.normalize import open_image
 
 log = logging.getLogger(__name__)
@@ -30,28 +31,34 @@ ReadNumber = tuple[list[Image.Image], NumberReading]
 
 
 class NumberReader:
-    """``/predict_number`` and the Number tab: an image file or a sketchpad value in."""
+    """``/predict_number`` (an image file), ``/predict_number_sketch`` (a sketchpad value) and the Number tab."""
 
     def __init__(self, classifier: DigitClassifier, sketchpad: gr.ImageEditor):
         self.classifier = classifier
         self.sketchpad = sketchpad
 
     def _image(self, payload: dict[str, Any] | None) -> Image.Image | str | bytes | None:
+        """The image in the tab's sketchpad or upload payload (one page handler serves both); None when empty."""
         if isinstance(payload, dict) and ("composite" in payload or "layers" in payload):
             return sketch_image(sketch_value(self.sketchpad, payload))
         return image_file(payload)
 
     @user_facing
-    def predict_number(self, payload: dict[str, Any] | None) -> dict[str, Any]:
-        """Read a whole number. Input: an image file, or a sketchpad value.
+    def predict_number(self, image: dict[str, Any] | None) -> dict[str, Any]:
+        """Read a whole number in an image file.
 
         Returns {"number": "2026", "digits": [{"label", "confidence", "box"}, ...]}, boxes as
         [left, top, right, bottom] in input pixels, left to right.
         """
-        image = self._image(payload)
-        if image is None:
-            raise InvalidImageError(NO_IMAGE_MESSAGE)
-        return read_number(self.classifier, image).as_dict()
+        return read_number(self.classifier, required_file(image)).as_dict()
+
+    @user_facing
+    def predict_number_sketch(self, sketch: dict[str, Any] | None) -> dict[str, Any]:
+        """Read a whole number in a drawing: a sketchpad value whose `composite` is the image.
+
+        Returns the same as ``predict_number``.
+        """
+        return read_number(self.classifier, required_sketch(self.sketchpad, sketch)).as_dict()
 
     @user_facing
     def show_number(self, payload: dict[str, Any] | None) -> tuple[Any, Any, ReadNumber | None]:

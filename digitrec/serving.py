@@ -8,7 +8,7 @@ Handlers come in two kinds:
 
 * API handlers (``predict``, ``predict_sketch``, ``predict_batch``) return the value of a
   ``gr.Label`` (or a list of them) and raise :class:`gradio.Error` for anything a client
-  must fix, including an empty payload;
+  must fix, including an empty payload (:func:`required_file`, :func:`required_sketch`);
 * UI handlers (``show_upload``, ``show_sketch``) also return the 28x28 preview, the
   heatmap and a note (the model is unsure; the image holds several digits), and treat an
   empty input (a cleared image, a cleared or fully erased canvas) as "nothing to show"
@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import io
 import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import gradio as gr
 import numpy as np
@@ -37,7 +38,7 @@ from PIL import Image
 
 from digitrec import normalize
 from digitrec.artifacts import CARD_FILE
-from digitrec.batch_input import batch_images
+from digitrec.batch_input import BatchImage, batch_images
 from digitrec.classifier import DigitClassifier
 from digitrec.errors import InvalidImageError
 from digitrec.explain import heatmap_image, occlusion_heatmap
@@ -54,6 +55,12 @@ TOP_K = 3
 PREVIEW_SIZE = 140
 #: Name of the confusion-matrix plot in an artifacts directory (optional).
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+#: Pixels one ``/predict_batch`` call may send, all its images together, in per-image limits
+#: (:func:`digitrec.normalize.max_image_pixels`, so ``DIGITREC_MAX_IMAGE_PIXELS`` scales it):
+#: decoding is most of a call's cost, paid while it holds one of the shared model slots.
+#: 4 x 40,000,000 by default: 64 sketchpad drawings (800x800, 41 megapixels together) or a
+#: dozen 12-megapixel photos fit; 64 copies of the largest image (2,560 megapixels) do not.
+BATCH_PIXEL_FACTOR = 4
 HUB_URL = "https://huggingface.co"
 
 UNSURE_MESSAGE = "Not sure — is this a digit?"
@@ -159,14 +166,8 @@ class Predictor:
         """
         normalized = []
         for position, image in enumerate(images, start=1):
-            try:
+            with which_image(position, len(images), origins[position - 1] if origins else None):
                 normalized.append(self.classifier.normalize(image))
-            except InvalidImageError as exc:
-                origin = origins[position - 1] if origins else None
-                if len(images) == 1 and origin is None:
-                    raise
-                where = f" ({origin})" if origin else ""
-                raise InvalidImageError(f"Image {position} of {len(images)}{where}: {exc}") from None
         batch = np.stack(normalized)
         probabilities = self.classifier.predict_proba_normalized(batch)
         classes = self.classifier.classes
@@ -180,10 +181,7 @@ class Predictor:
     @user_facing
     def predict(self, image: dict[str, Any] | None) -> dict[str, float]:
         """Classify an image file. Returns the predicted label and the top-3 confidences."""
-        path = image_file(image)
-        if path is None:
-            raise InvalidImageError(NO_IMAGE_MESSAGE)
-        return self.classify(path).label_value()
+        return self.classify(required_file(image)).label_value()
 
     @user_facing
     def predict_sketch(self, sketch: dict[str, Any] | None) -> dict[str, float]:
@@ -191,18 +189,19 @@ class Predictor:
 
         Returns the predicted label and the top-3 confidences.
         """
-        image = sketch_image(sketch_value(self.sketchpad, sketch))
-        if image is None:
-            raise InvalidImageError(NO_SKETCH_MESSAGE)
-        return self.classify(image).label_value()
+        return self.classify(required_sketch(self.sketchpad, sketch)).label_value()
 
     @user_facing
     def predict_batch(self, files: Sequence[str] | None) -> list[dict[str, Any]]:
         """Classify several image files, or the images in zip archives (one upload for many images).
 
+        At most ``max_batch`` images, with at most :func:`batch_pixel_budget` pixels together
+        (``BATCH_PIXEL_FACTOR`` = 4 times the per-image limit: 160,000,000 by default), read
+        from their headers before any is decoded; send more in several calls.
         Returns one {label, confidences} per image, in order (an archive's in archive order).
         """
         images = batch_images(list(files or []), self.max_batch, self.max_file_size)
+        check_batch_pixels(images)
         predictions = self.classify_many([i.source for i in images], [i.origin for i in images])
         return [prediction.label_data() for prediction in predictions]
 
@@ -235,6 +234,47 @@ class Predictor:
         if image is None or is_blank(image):  # cleared, or every stroke erased
             return None, None, "", None
         return self._shown(image)
+
+
+@contextlib.contextmanager
+def which_image(position: int, count: int, origin: str | None) -> Iterator[None]:
+    """Say which image an :class:`InvalidImageError` raised inside is about, when there are several.
+
+    "Image 2 of 3: ...", with where it came from when ``origin`` names it
+    ("Image 2 of 3 (b.png in digits.zip): ..."); a lone plain file's error names the file already.
+    """
+    try:
+        yield
+    except InvalidImageError as exc:
+        if count == 1 and origin is None:
+            raise
+        where = f" ({origin})" if origin else ""
+        raise InvalidImageError(f"Image {position} of {count}{where}: {exc}") from None
+
+
+def batch_pixel_budget() -> int:
+    """Most pixels one ``/predict_batch`` call may send: ``BATCH_PIXEL_FACTOR`` per-image limits, read on use."""
+    return BATCH_PIXEL_FACTOR * normalize.max_image_pixels()
+
+
+def check_batch_pixels(images: Sequence[BatchImage]) -> None:
+    """Refuse a batch whose images have more than :func:`batch_pixel_budget` pixels together.
+
+    Each image is within the per-image limit, yet 64 of them could keep a model slot busy
+    decoding for many seconds: the total is read from the headers (:func:`check_image_file`),
+    so such a call is refused before anything is decoded.
+    """
+    total = 0
+    for position, image in enumerate(images, start=1):
+        with which_image(position, len(images), image.origin):
+            total += check_image_file(image.source)
+    budget = batch_pixel_budget()
+    if total > budget:
+        raise InvalidImageError(
+            f"Too many pixels for one call: the {len(images)} images have {total:,} pixels together; "
+            f"the limit is {budget:,} pixels per call. Send fewer or smaller images: split them over several calls, "
+            "or scale them down (a few hundred pixels a side is plenty for a digit)."
+        )
 
 
 def sketch_image(sketch: dict[str, Any] | None) -> Image.Image | None:
@@ -302,6 +342,19 @@ def check_image_file(path: str | Path | bytes) -> int:
     return width * height
 
 
+def required_file(payload: dict[str, Any] | None) -> str | bytes:
+    """The file an API client sent in a raw ``gr.Image`` payload (see :func:`image_file`).
+
+    Raises :class:`InvalidImageError` with ``NO_IMAGE_MESSAGE`` when there is none: Gradio
+    hands an endpoint a payload it cannot read as a file (a sketchpad value, say) as an
+    empty one.
+    """
+    path = image_file(payload)
+    if path is None:
+        raise InvalidImageError(NO_IMAGE_MESSAGE)
+    return path
+
+
 def image_file(payload: dict[str, Any] | None) -> str | bytes | None:
     """The file in a raw ``gr.Image`` payload (an event with ``preprocess=False``), undecoded.
 
@@ -326,22 +379,40 @@ def data_url_bytes(url: str) -> bytes:
 
     Such an image arrives inside the JSON body, not through Gradio's upload route, so the
     upload limit (``launch(max_file_size=...)``) is applied here, from the length of the
-    base64 text: an oversized image is refused before any of it is decoded.
+    base64 text: an oversized image is refused before any of it is decoded. Whitespace
+    (line breaks some encoders insert) is dropped; any other character outside the base64
+    alphabet is refused, rather than skipped into a truncated or empty image.
     """
-    encoded = url.partition(",")[2]
+    encoded = "".join(url.partition(",")[2].split())
     size = len(encoded) * 3 // 4 - encoded[-2:].count("=")
     limit = upload_limit()
     if limit is not None and size > limit:
         raise InvalidImageError(f"The upload: the image is too large ({size:,} bytes); the limit is {limit:,} bytes.")
     try:
-        return base64.b64decode(encoded, validate=False)
+        return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidImageError("The image data is not valid base64.") from None
+        raise InvalidImageError(
+            "The upload: the data URL is not valid base64: expected the characters A-Z, a-z, 0-9, + and /, "
+            "padded with = to a multiple of 4 (whitespace is ignored)."
+        ) from None
 
 
 def upload_limit() -> int | None:
     """The upload limit in bytes of the app running the current event; None outside an event or without a limit."""
     return getattr(LocalContext.blocks.get(None), "max_file_size", None)
+
+
+def required_sketch(component: gr.ImageEditor, payload: dict[str, Any] | None) -> Image.Image:
+    """The drawing an API client sent in a raw sketchpad payload (see :func:`sketch_value`).
+
+    Raises :class:`InvalidImageError` with ``NO_SKETCH_MESSAGE``, which says how to send a
+    drawing, when there is none: Gradio hands an endpoint a bare file, or a value missing
+    every field, as an empty sketchpad value, and a canvas id it does not hold as no image.
+    """
+    image = sketch_image(sketch_value(component, payload))
+    if image is None:
+        raise InvalidImageError(NO_SKETCH_MESSAGE)
+    return image
 
 
 def sketch_value(component: gr.ImageEditor, payload: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from digitrec import corrections, synthetic
 from digitrec.explain import heatmap_image
 from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, top_label, with_correction_form
 from digitrec.segment import read_number
-from digitrec.serving import PREVIEW_SIZE, Predictor
+from digitrec.serving import NO_IMAGE_MESSAGE, NO_SKETCH_MESSAGE, PREVIEW_SIZE, Predictor
 from test_segment import draw_number
 
 
@@ -38,6 +38,25 @@ def test_predict_number_from_sketchpad_value(client, tmp_path):
     path, _ = number_image(tmp_path, "90210", transparent=True)
     payload = {"background": None, "layers": [], "composite": handle_file(str(path))}
     assert client.predict(payload, api_name="/predict_number_sketch")["number"] == "90210"
+
+
+def test_number_sketch_endpoint_says_how_to_send_a_drawing(classifier, tmp_path):
+    """A bare file, or a canvas id the server does not hold, reaches the handler as an empty
+    sketchpad value: the answer explains the sketchpad format (as /predict_sketch's does), not
+    "No image received: send a PNG..." when a PNG was sent. Called directly: app.py wires
+    ``predict_number_sketch`` to /predict_number_sketch."""
+    reader = NumberReader(classifier, sketchpad=gr.Sketchpad(type="pil", image_mode="RGBA", render=False))
+    path, _ = number_image(tmp_path, "35", transparent=True)
+    bare = {"path": str(path), "meta": {"_type": "gradio.FileData"}}
+    empty = {"background": None, "layers": [], "composite": None, "id": None}  # what Gradio makes of `bare`
+    for payload in (bare, empty, {**empty, "id": "no-such-canvas"}, None):
+        with pytest.raises(gr.Error) as error:
+            reader.predict_number_sketch(payload)
+        assert error.value.message == NO_SKETCH_MESSAGE
+    assert reader.predict_number_sketch({**empty, "composite": bare})["number"] == "35"
+    with pytest.raises(gr.Error) as error:
+        reader.predict_number(None)
+    assert error.value.message == NO_IMAGE_MESSAGE
 
 
 def test_predict_number_empty_is_a_clear_error(client, tmp_path):

@@ -294,11 +294,16 @@ def test_canvas_blobs_are_checked_before_gradio_decodes_them(app_url, client):
     assert_still_serving(client)
 
 
-def _grey_png(width: int, height: int) -> bytes:
-    """A blank 8-bit grayscale PNG, compressed as it is written."""
-    row = bytes(1 + width)
+def _grey_png(width: int, height: int, stroke: int = 0) -> bytes:
+    """An 8-bit grayscale PNG, compressed as it is written (500 rows at a time): blank black, or
+    with ``stroke`` > 0 white with a dark bar that wide down its middle half, a "1" to read."""
+    paper = b"\0" + (b"\xff" if stroke else b"\0") * width  # filter byte, then the pixels
+    left = 1 + (width - stroke) // 2
+    ink = paper[:left] + bytes(stroke) + paper[left + stroke:]
+    bands = [(paper, height // 4), (ink, height // 2), (paper, height - height // 4 - height // 2)]
     compressor = zlib.compressobj(9)
-    body = b"".join(compressor.compress(row * 500) for _ in range(height // 500)) + compressor.flush()
+    body = b"".join(compressor.compress(row * min(500, rows - done))
+                    for row, rows in bands for done in range(0, rows, 500)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")
 
@@ -402,6 +407,50 @@ def test_zip_archives_are_held_to_the_limits(launched, tmp_path):
     assert_still_serving(launched["client"])
 
 
+def test_a_batch_has_a_pixel_budget_per_call(client, tmp_path):
+    """64 mostly white 8000x5000 pages, each within the per-image limit, in a ~40 kB zip: 2,560
+    megapixels to decode while holding a model slot (11 s). Refused from the headers at once."""
+    page = _grey_png(8000, 5000, stroke=400)
+    archive = tmp_path / "pages.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for i in range(64):
+            zipped.writestr(f"page_{i}.png", page)
+    assert archive.stat().st_size < 100_000
+    _reset_peak_rss()
+    before = _peak_rss_mb()
+    result = call(client, [handle_file(str(archive))], "/predict_batch")
+    assert isinstance(result, AppError), "the 64 pages were decoded and read"
+    assert_answer(result, "Too many pixels for one call: the 64 images have 2,560,000,000 pixels together; "
+                          "the limit is 160,000,000 pixels per call. Send fewer or smaller images")
+    assert _peak_rss_mb() - before < 100  # decoding one page takes 40 MB, normalizing it several times that
+    assert_still_serving(client)
+
+
+def test_a_batch_of_64_sketchpad_drawings_is_within_the_pixel_budget(client, tmp_path):
+    """The largest legitimate batch of drawings: 64 canvases of 800x800, 41 megapixels together."""
+    drawing = io.BytesIO()
+    Image.open(TEST_DATA / "sketch_7.png").resize((800, 800)).save(drawing, format="PNG")
+    archive = tmp_path / "drawings.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for i in range(64):
+            zipped.writestr(f"drawing_{i}.png", drawing.getvalue())
+    results = call(client, [handle_file(str(archive))], "/predict_batch")
+    assert not isinstance(results, AppError), results
+    assert [r["label"] for r in results] == ["7"] * 64
+
+
+def test_the_batch_pixel_budget_follows_the_image_pixel_limit(client, monkeypatch):
+    """Four times ``DIGITREC_MAX_IMAGE_PIXELS``, read on use: four images at the limit pass, a fifth does not."""
+    ink_3 = handle_file(str(TEST_DATA / "ink_3.png"))  # 280x280
+    monkeypatch.setenv("DIGITREC_MAX_IMAGE_PIXELS", str(280 * 280))
+    assert [r["label"] for r in call(client, [ink_3] * 4, "/predict_batch")] == ["3"] * 4
+    result = call(client, [ink_3] * 5, "/predict_batch")
+    assert isinstance(result, AppError), result
+    assert_answer(result, "the 5 images have 392,000 pixels together; the limit is 313,600 pixels per call")
+    monkeypatch.delenv("DIGITREC_MAX_IMAGE_PIXELS")
+    assert_still_serving(client)
+
+
 def test_max_image_pixels_is_enforced_from_the_environment(client, monkeypatch, tmp_path):
     monkeypatch.setenv("DIGITREC_MAX_IMAGE_PIXELS", "50000")  # read on use, by the running server too
     big = tmp_path / "big.png"
@@ -499,6 +548,22 @@ def test_data_urls_in_the_body_get_the_upload_limit(launched, monkeypatch, field
     assert event == "complete", data
     assert (data[0].get("label") or data[0].get("number")) == "3"
     assert_still_serving(launched["client"])
+
+
+@pytest.mark.parametrize("api_name", ["predict", "predict_number"])
+def test_data_urls_must_be_valid_base64(app_url, api_name):
+    """Characters outside the base64 alphabet are refused, not skipped (which turned "!!!!" into
+    "The file is empty (0 bytes)"); line breaks, which some encoders insert, are allowed."""
+    png = base64.b64encode((TEST_DATA / "ink_3.png").read_bytes()).decode()
+    for encoded in ("!!!!", png[:100] + "*" + png[100:], png.replace("+", "-").replace("/", "_")):
+        event, data = call_http(app_url, api_name, {"url": f"data:image/png;base64,{encoded}"})
+        assert event == "error", data
+        assert data["error"].startswith("The upload: the data URL is not valid base64: expected the characters"), data
+
+    wrapped = base64.encodebytes((TEST_DATA / "ink_3.png").read_bytes()).decode().replace("\n", "\r\n")
+    event, data = call_http(app_url, api_name, {"url": f"data:image/png;base64,{wrapped}"})
+    assert event == "complete", data
+    assert (data[0].get("label") or data[0].get("number")) == "3"
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
