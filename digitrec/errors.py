@@ -12,6 +12,14 @@ class InvalidImageError(DigitrecError, ValueError):
     """
 
 
+class NotADigitError(InvalidImageError):
+    """The input has ink, but too little to be any digit (a dot, a dash).
+
+    Apart from other bad input so that a drawing in progress (a 7 begun with its bar) can
+    be told "keep drawing" rather than shown an error.
+    """
+
+
 class DatasetError(DigitrecError, ValueError):
     """A dataset file is missing, truncated or has the wrong shape; the message names it."""
 

@@ -40,7 +40,7 @@ from digitrec import normalize
 from digitrec.artifacts import CARD_FILE
 from digitrec.batch_input import BatchImage, batch_images
 from digitrec.classifier import DigitClassifier
-from digitrec.errors import InvalidImageError
+from digitrec.errors import InvalidImageError, NotADigitError
 from digitrec.explain import heatmap_image, occlusion_heatmap
 from digitrec.segment import several_digits
 from digitrec.settings import Settings
@@ -64,6 +64,7 @@ BATCH_PIXEL_FACTOR = 4
 HUB_URL = "https://huggingface.co"
 
 UNSURE_MESSAGE = "Not sure — is this a digit?"
+KEEP_DRAWING_MESSAGE = "**Keep drawing:** a dot or a dash is not a digit yet."
 NUMBER_MESSAGE = "**This looks like several digits, not one.** The Number tab reads it as {number}."
 GENERIC_ERROR = "Something went wrong while classifying this image. Please try again, or try another image."
 NO_IMAGE_MESSAGE = "No image received: send a PNG, JPEG, GIF, BMP, WebP or TIFF file."
@@ -229,11 +230,15 @@ class Predictor:
 
     @user_facing
     def show_sketch(self, sketch: dict[str, Any] | None) -> tuple[Any, Any, str, Any]:
-        """Label, preview, note and heatmap for the Draw tab; all empty when the canvas is cleared."""
+        """Label, preview, note and heatmap for the Draw tab; all empty when the canvas is cleared,
+        and only a "keep drawing" note while the ink is a dot or a dash (a 7 begun with its bar)."""
         image = sketch_image(sketch_value(self.sketchpad, sketch))
         if image is None or is_blank(image):  # cleared, or every stroke erased
             return None, None, "", None
-        return self._shown(image)
+        try:
+            return self._shown(image)
+        except NotADigitError:
+            return None, None, KEEP_DRAWING_MESSAGE, None
 
 
 @contextlib.contextmanager

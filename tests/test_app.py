@@ -20,7 +20,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
 
 from digitrec import serving, synthetic
-from digitrec.serving import LOW_CONFIDENCE, PREVIEW_SIZE, UNSURE_MESSAGE, Prediction, Predictor
+from digitrec.serving import KEEP_DRAWING_MESSAGE, LOW_CONFIDENCE, PREVIEW_SIZE, UNSURE_MESSAGE, Prediction, Predictor
 from digitrec.settings import Settings, SettingsError
 from digitrec.styles import scribble
 
@@ -279,8 +279,38 @@ def test_draw_tab_says_unsure_of_scribbles(predictor, tmp_path):
         path = tmp_path / f"scribble_{i}.png"
         synthetic.sketch_canvas(scribble(rng), rng, jitter=0.0).save(path)
         label, _, note, _ = predictor.show_sketch(raw_sketch(path))
-        unsure += UNSURE_MESSAGE in note and max(label.values()) < LOW_CONFIDENCE
+        unsure += (UNSURE_MESSAGE in note and max(label.values()) < LOW_CONFIDENCE) or note == KEEP_DRAWING_MESSAGE
     assert unsure >= 26
+
+
+def test_a_dot_or_a_dash_is_not_read_as_a_digit(client, predictor, tmp_path):
+    """A tap of the pen, a single dark pixel or a horizontal dash used to come back as a 0 or
+    a 7 at 97% (stretched to fill the 20x20 box). The API says there is no digit; the Draw
+    tab says to keep drawing (a 7 begun with its bar), without an error; a 1 and a slanted
+    stroke are still read."""
+    def canvas(name: str, start: tuple[int, int], end: tuple[int, int], brush: int = 14) -> Path:
+        image = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(image)
+        draw.line([start, end], fill=(0, 0, 0, 255), width=brush)
+        for x, y in (start, end):
+            draw.ellipse([x - brush // 2, y - brush // 2, x + brush // 2, y + brush // 2], fill=(0, 0, 0, 255))
+        image.save(tmp_path / name)
+        return tmp_path / name
+
+    pixel = tmp_path / "pixel.png"
+    one_pixel = Image.new("L", (100, 100), 255)
+    one_pixel.putpixel((50, 50), 0)
+    one_pixel.save(pixel)
+    tap, dash = canvas("tap.png", (200, 200), (200, 200)), canvas("dash.png", (110, 200), (290, 204))
+    for path in (tap, dash):
+        with pytest.raises(AppError, match="only a dot or a dash"):
+            client.predict(sketch(path), api_name="/predict_sketch")
+        assert predictor.show_sketch(raw_sketch(path)) == (None, None, KEEP_DRAWING_MESSAGE, None)
+    with pytest.raises(AppError, match="only a dot or a dash"):
+        client.predict(handle_file(str(pixel)), api_name="/predict")
+    assert client.predict(sketch(canvas("one.png", (200, 80), (204, 320))), api_name="/predict_sketch")["label"] == "1"
+    label, _, note, _ = predictor.show_sketch(raw_sketch(canvas("slanted.png", (150, 320), (250, 80))))
+    assert label and note != KEEP_DRAWING_MESSAGE
 
 
 def test_batch_size_is_limited(predictor):
