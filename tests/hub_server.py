@@ -1,10 +1,10 @@
 """A small Hugging Face Hub look-alike on 127.0.0.1, for tests that talk real HTTP.
 
 It implements the part of the Hub's HTTP API that ``huggingface_hub`` 2.x uses to create
-a model or dataset repo, commit files to it (regular files inline, large or binary ones
+a model, dataset or Space repo, commit files to it (regular files inline, large or binary ones
 through the LFS batch API) and download them back (``/resolve``, revision info, tree listing):
 
-    POST /api/repos/create                              create a model or dataset repo
+    POST /api/repos/create                              create a model, dataset or Space repo
     GET  /api/whoami-v2                                 who the token belongs to
     POST /api/validate-yaml                             README metadata check (always ok)
     GET  /api/models/{repo}[/revision/{rev}]            repo info, resolves rev to a SHA
@@ -18,7 +18,7 @@ through the LFS batch API) and download them back (``/resolve``, revision info, 
 
 For a dataset repo, ``/api/models/`` is ``/api/datasets/`` and ``/{repo}`` is
 ``/datasets/{repo}``, as on the Hub; the hub keeps it under that name (``datasets/OWNER/NAME``:
-pass it so to the inspection helpers).
+pass it so to the inspection helpers). The same for Spaces, with ``spaces``.
 
 Like the real Hub, LFS files are stored apart: ``/resolve`` answers them with a redirect
 to a second server (the "CDN", another port, so the client does not send it the token)
@@ -217,9 +217,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 REPO = r"(?P<repo>[^/]+/[^/]+?)"
-#: ``/api/models/`` or ``/api/datasets/``, and the ``datasets/`` before a dataset's own URLs.
-KIND = r"(?P<kind>models|datasets)"
-DATASET = r"(?:(?P<kind>datasets)/)?"
+#: ``/api/models/``, ``/api/datasets/`` or ``/api/spaces/``, and the ``datasets/`` or
+#: ``spaces/`` before such a repo's own URLs.
+KIND = r"(?P<kind>models|datasets|spaces)"
+PREFIX = r"(?:(?P<kind>datasets|spaces)/)?"
+#: Repo types other than models, as ``create_repo`` names them, and the prefix of their names.
+PREFIXES = {"dataset": "datasets/", "space": "spaces/"}
 REV = r"(?P<rev>[^/]+)"
 
 
@@ -249,8 +252,9 @@ class _Handler(BaseHTTPRequestHandler):
                 match = re.fullmatch(pattern, url.path)
                 if match and self.command in methods.split("|"):
                     params = {k: unquote(v) if v is not None else None for k, v in match.groupdict().items()}
-                    if params.pop("kind", None) == "datasets":
-                        params["repo"] = f"datasets/{params['repo']}"  # the name the hub keeps it under
+                    kind = params.pop("kind", None)
+                    if kind in ("datasets", "spaces"):
+                        params["repo"] = f"{kind}/{params['repo']}"  # the name the hub keeps it under
                     getattr(self, name)(**params)
                     return
             raise HubError(404, f"no route for {self.command} {url.path}")
@@ -323,8 +327,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _namespace(repo_id: str) -> str:
-    """The owner of a repo the hub keeps as ``OWNER/NAME`` or ``datasets/OWNER/NAME``."""
-    return repo_id.removeprefix("datasets/").split("/")[0]
+    """The owner of a repo the hub keeps as ``OWNER/NAME``, ``datasets/OWNER/NAME`` or ``spaces/OWNER/NAME``."""
+    return _public_id(repo_id).split("/")[0]
+
+
+def _public_id(repo_id: str) -> str:
+    """``OWNER/NAME`` of a repo the hub keeps under a type prefix or none."""
+    for prefix in PREFIXES.values():
+        repo_id = repo_id.removeprefix(prefix)
+    return repo_id
 
 
 def _error_headers(err: HubError) -> dict[str, str]:
@@ -358,9 +369,9 @@ class _HubHandler(_Handler):
         ("POST", rf"/api/{KIND}/{REPO}/preupload/{REV}", "preupload"),
         ("POST", rf"/api/{KIND}/{REPO}/commit/{REV}", "commit"),
         ("POST", rf"/api/{KIND}/{REPO}/tag/{REV}", "create_tag"),
-        ("POST", rf"/{DATASET}{REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
-        ("POST", rf"/{DATASET}{REPO}\.git/info/lfs/objects/verify", "lfs_verify"),
-        ("GET|HEAD", rf"/{DATASET}{REPO}/resolve/{REV}/(?P<path>.+)", "resolve"),
+        ("POST", rf"/{PREFIX}{REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
+        ("POST", rf"/{PREFIX}{REPO}\.git/info/lfs/objects/verify", "lfs_verify"),
+        ("GET|HEAD", rf"/{PREFIX}{REPO}/resolve/{REV}/(?P<path>.+)", "resolve"),
     ]
 
     # ---- account and repos
@@ -377,9 +388,11 @@ class _HubHandler(_Handler):
         payload = self.read_json() or {}
         namespace = payload.get("organization") or user
         kind = payload.get("type") or "model"
-        if kind not in ("model", "dataset"):
-            raise HubError(400, "this local hub only hosts model and dataset repos")
-        repo_id = f"{'datasets/' if kind == 'dataset' else ''}{namespace}/{payload.get('name')}"
+        if kind not in ("model", *PREFIXES):
+            raise HubError(400, "this local hub only hosts model, dataset and Space repos")
+        if kind == "space" and not payload.get("sdk"):
+            raise HubError(400, "a Space needs an sdk")
+        repo_id = f"{PREFIXES.get(kind, '')}{namespace}/{payload.get('name')}"
         if namespace != user:
             raise HubError(403, f"You don't have the rights to create a repo under {namespace}")
         with self.state.lock:
@@ -390,7 +403,7 @@ class _HubHandler(_Handler):
             self.state.repos[repo_id] = repo
             gitattributes = self.state.store_blob(DEFAULT_GITATTRIBUTES.encode())
             self.state.commit(repo, "main", "initial commit", {".gitattributes": gitattributes})
-        name = repo_id.removeprefix("datasets/")
+        name = _public_id(repo_id)
         self.send_json(200, {"url": self.hub.url(repo_id), "name": name, "id": name})
 
     def validate_yaml(self) -> None:
@@ -402,8 +415,8 @@ class _HubHandler(_Handler):
         commit = _resolve_or_404(entry, rev or "main")
         self.send_json(200, {
             "_id": hashlib.sha1(repo.encode()).hexdigest()[:24],
-            "id": repo.removeprefix("datasets/"),
-            "modelId": repo.removeprefix("datasets/"),
+            "id": _public_id(repo),
+            "modelId": _public_id(repo),
             "author": _namespace(repo),
             "sha": commit.sha,
             "lastModified": commit.date,

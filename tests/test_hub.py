@@ -445,3 +445,26 @@ def test_corrections_cli_pushes_the_store_to_a_private_dataset_repo(hub, tmp_pat
     rejected = run_push_cli(hub, store.directory, BAD_TOKEN, tmp_path / "home", "--corrections", "--repo",
                             f"{USER}/fixes")
     assert rejected.returncode == 1 and "401" in rejected.stderr and BAD_TOKEN not in rejected.stderr
+
+
+def test_the_readme_space_deploy_uploads_the_tracked_files_with_binaries_in_lfs(hub, tmp_path):
+    """The README's "Running it as a Space" commands, run as written (OWNER and the scratch
+    directory replaced): the Space gets exactly the repository's tracked files, the model and
+    the images through LFS (the Hub refuses binary files otherwise), and no user corrections."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Running it as a Space", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    scratch = tmp_path / "space-files"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    env.update(client_env(hub.endpoint, tmp_path / "home"), HF_TOKEN=TOKEN)
+    for command in block.strip().splitlines():
+        command = command.replace("OWNER", USER).replace("/tmp/digitrec-space", str(scratch))
+        done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+
+    space = f"spaces/{USER}/digitrec"
+    files = hub.files(space)
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert set(files) - {".gitattributes"} == set(tracked) - {".gitattributes"}
+    binary = [name for name in tracked if b"\0" in (ROOT / name).read_bytes()[:8000]]
+    assert "models/digitrec-mnist/model.skops" in binary and all(files[name].is_lfs for name in binary)
+    assert hub.read(space, "app.py") == (ROOT / "app.py").read_bytes()
