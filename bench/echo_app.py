@@ -1,6 +1,6 @@
-"""A trivial Gradio app with the same API as ``app.py``, for the latency baseline.
+"""A trivial Gradio app with the single-digit API of ``app.py``, for the latency baseline.
 
-Same endpoints (``/predict``, ``/predict_sketch``, ``/predict_batch``), same input and
+Same single-digit endpoints (``/predict``, ``/predict_sketch``, ``/predict_batch``), same input and
 output component types, ``preprocess=False`` where the real app has it, the same queue
 settings and launch parameters (from the same environment variables), but handlers that
 answer at once without reading the image. ``bench/latency.py`` runs it next to the real

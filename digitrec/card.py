@@ -57,6 +57,7 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
     """Render the card for the artifacts in ``directory`` and write it as ``README.md``."""
     body = Card(model, template=None, model_diagram=False)
     chosen = metrics["chosen"]
+    data_argument = _data_argument(metrics["data"]["source"])
     body.add(**{
         "Model description": (
             f"A handwritten digit classifier (0-9) for 28x28 images, served by the "
@@ -75,7 +76,7 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
             "inputs that are not digits still get a label. Not for any decision about people."
         ),
         "Training data": (
-            f"MNIST ({metrics['data']['source']}): {metrics['data']['n_train']:,} training and "
+            f"MNIST ({data_argument}): {metrics['data']['n_train']:,} training and "
             f"{metrics['data']['n_test']:,} test images, each re-normalized with the serving "
             f"normalization. {metrics['data']['n_validation']:,} training images were held out "
             "as a validation split for model selection; the test split was used once, for the "
@@ -120,7 +121,7 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                if metrics.get("extra_data") else "; no user-corrected samples were used")
             + ", then its scores were calibrated by temperature scaling with out-of-fold "
             "predictions (`CalibratedClassifierCV(method='temperature')`). Reproduce with "
-            f"`python -m training.train --data {metrics['data']['source']} --out DIR"
+            f"`python -m training.train --data {data_argument} --out DIR"
             f"{' --quick' if metrics['data'].get('quick') else ''}` "
             f"(took {metrics['training_seconds'] / 60:.1f} minutes on 2 CPU cores)."
         ),
@@ -161,20 +162,26 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                f"{held_out['roc_auc']:.4f} and its log loss {held_out['log_loss']:.4f}" if held_out else "")
             + ". Load it like the model, trusting the types `config.json` lists under "
             "`piece_verifier.trusted_types`. Reproduce with "
-            "`python -m training.train_verifier --model DIR --data ../shared/data/mnist.npz`."
+            f"`python -m training.train_verifier --model DIR --data {data_argument}`."
         )})
     own_types = [name for name in config.get("trusted_types", []) if name.startswith("digitrec.")]
     body.add(**{
         "How to use/From Python": (
+            f"digitrec is the code of the Space [{SPACE_ID}](https://huggingface.co/spaces/{SPACE_ID}) (it is "
+            f"not on PyPI): `hf download {SPACE_ID} --repo-type space --local-dir digitrec-app`, then, in "
+            "`digitrec-app`, `pip install -r requirements.txt`.\n\n"
             "```python\nimport digitrec\n\n"
             f"model = digitrec.load_model(\"{repo_id}\")  # or a local artifacts directory\n"
             "print(model.predict([\"digit.png\"]), model.predict_proba([\"digit.png\"]))\n```\n\n"
             "Without `digitrec.load_model`, load the file with skops, trusting exactly the types listed in "
             "`config.json` (`trusted_types`"
-            + ("; digitrec must still be installed, as the pipeline holds its "
+            + ("; digitrec must still be importable, as the pipeline holds its "
                f"{', '.join(f'`{name}`' for name in own_types)}" if own_types else "")
-            + "), and feed it 784-value rows produced by digitrec's "
-            "normalization:\n\n```python\nimport json, skops.io as sio\n"
+            + "), and feed it 784-value rows produced by digitrec's normalization"
+            + (". Its `predict_proba` then has 11 columns: the digits 0-9, then \"not a digit\" "
+               "(`not_a_digit_class` in `config.json`), which `digitrec` leaves out of its confidences"
+               if config.get("not_a_digit_class") else "")
+            + ":\n\n```python\nimport json, skops.io as sio\n"
             "types = json.load(open(\"config.json\"))[\"trusted_types\"]\n"
             "model = sio.load(\"model.skops\", trusted=types)\n```"
         ),
@@ -201,6 +208,12 @@ def repo_id_of_card(path: Path) -> str | None:
         return None
     title = next((line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.startswith("# ")), None)
     return title[2:].strip() if title else None
+
+
+def _data_argument(source: str) -> str:
+    """The ``--data`` a card reader would pass: a file by its name (its folder on the training
+    machine means nothing on the Hub), ``openml`` and ``sklearn-digits`` as they are."""
+    return Path(source).name if source.endswith(".npz") else source
 
 
 def _maybe_round(value: float | None) -> float | str:

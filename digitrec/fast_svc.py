@@ -1,7 +1,7 @@
 """Serve a fitted RBF SVC's decision function as matrix products.
 
 libsvm evaluates a kernel SVC one support vector at a time, in a loop that does not use
-BLAS: the bundled model's 17,953 support vectors cost about 2 ms per image, and batching
+BLAS: the bundled model's 22,261 support vectors cost about 2 ms per image, and batching
 does not help. The same decision function is a kernel row (one matrix product with the
 support vectors) times each class's block of dual coefficients, which numpy runs in about
 0.5 ms for one image and 0.16 ms per image in a batch of 100.

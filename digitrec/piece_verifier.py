@@ -3,7 +3,8 @@
 Numbers are read by segmentation by recognition (:mod:`digitrec.segment`): touching
 digits are cut at candidate places and the cheapest reading wins. The digit classifier
 alone hardly tells a right cut from a wrong one, since it gives about 0.98 to a fragment
-of a digit or to two merged digits as readily as to a whole digit. A piece verifier
+of a digit as readily as to a whole digit (two merged digits it mostly doubts, having
+learned touching pairs as "not a digit", but not always). A piece verifier
 can: a small gradient-boosted tree model over :data:`~digitrec.segment.PIECE_FEATURES`
 (the piece's shape against the line, and the classifier's probabilities, together).
 
@@ -45,7 +46,7 @@ from digitrec.synthetic import NUMBER_STYLES
 #: shares. Gaps from spaced to overlapping, as people write.
 TRAINING_NUMBERS = {name: 0.125 for name in ("spaced", "close", "touching", "overlap", "sizes_baselines", "mixed",
                                              "len3", "len5")}
-#: Numbers composed to train a verifier (about 2 minutes on two cores).
+#: Numbers composed to train a verifier (about a minute on two cores).
 N_NUMBERS = 2000
 #: Labelling thresholds (shares of ink; see the module docstring).
 PURE, COMPLETE, MIXED, PARTIAL, SWALLOWED = 0.9, 0.85, 0.75, 0.6, 0.5

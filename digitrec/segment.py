@@ -38,8 +38,8 @@ ink is mapped again on its own, see :func:`_number_ink`), then:
    cut clips the bar of a 4 that crosses the 7 before it). Neighbouring digits of a cluster
    meet at a cut, or, when one is read as a 1, may share the ink between two neighbouring
    cuts (a 1 leaning into the next digit, its foot merged into that digit's stem). Geometry
-   carries most of the decision: the bundled model's probabilities are about 0.98 for
-   nearly any input, fragments of digits included. A stray mark much shorter than the
+   carries most of the decision: the bundled model reads fragments of digits at about 0.98
+   (half a 0 passes for a 6 or a 7), though it doubts two digits merged. A stray mark much shorter than the
    digits (a stroke's broken-off tail, a slip of the pen) may be left unread, for a fixed
    cost, instead of being read as a 1.
 6. **Piece verifier.** When the classifier comes with one (``piece_verifier``, trained by
@@ -108,8 +108,8 @@ DOUBT_WEIGHT = 1.0
 #: (``-log p``) is one digit unless two digits visibly touch in it; beyond, it may be cut anywhere.
 ONE_DIGIT_DOUBT = 1.0
 #: Usual shape of each digit 0-9: mean and spread of log(width / height) of the (Otsu) ink
-#: of MNIST training digits. The model's probabilities are near 0.98 for nearly any ink
-#: (half a 0 passes for a 6 or a 7), so whether a piece has the shape of the digit it is
+#: of MNIST training digits. The model reads fragments of digits at about 0.98 (half a 0
+#: passes for a 6 or a 7), so whether a piece has the shape of the digit it is
 #: read as is the stronger sign of a right cut.
 DIGIT_ASPECT = ((-0.11, 0.21), (-0.98, 0.48), (-0.08, 0.23), (-0.25, 0.22), (-0.26, 0.22),
                 (-0.08, 0.27), (-0.35, 0.22), (-0.28, 0.22), (-0.3, 0.23), (-0.42, 0.21))

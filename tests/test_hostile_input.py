@@ -15,9 +15,11 @@ import json
 import struct
 import threading
 import time
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import numpy as np
@@ -130,7 +132,7 @@ def assert_answer(result, expected: str | None) -> None:
         message = str(result)
         assert GENERIC_ERROR not in message and GRADIO_GENERIC not in message, message
         assert "Traceback" not in message
-        assert expected is None or expected in message, message
+        assert expected is None or (not expected.isdigit() and expected in message), message
         return
     assert set(result) == {"label", "confidences"}, result
     assert len(result["confidences"]) == 3
@@ -225,44 +227,49 @@ def test_predict_sketch_with_malformed_payloads(launched, payload):
 # -- memory --------------------------------------------------------------------------------------
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process (the in-process server) since the last reset."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    pytest.skip("no /proc/self/status")
-
-
-def _reset_peak_rss() -> None:
+@contextlib.contextmanager
+def peak_memory_grows_less_than(megabytes: float) -> Iterator[None]:
+    """Fail if the peak resident memory of this process (the in-process server) grows by
+    ``megabytes`` or more in the block. Where the peak cannot be reset or read (no
+    ``/proc/self/clear_refs``), the block still runs and only this check is left out."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        pytest.skip("cannot reset the peak RSS (/proc/self/clear_refs)")
+        warnings.warn("cannot reset the peak RSS (/proc/self/clear_refs): memory not checked", stacklevel=3)
+        yield
+        return
+    before = _peak_rss_mb()
+    yield
+    assert _peak_rss_mb() - before < megabytes
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process since the last reset of ``/proc/self/clear_refs``."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc/self/status")
 
 
 def test_decompression_bomb_is_refused_before_decoding(client, hostile):
     assert_still_serving(client)
-    _reset_peak_rss()
-    before = _peak_rss_mb()
     started = time.monotonic()
-    for payload, api_name in [(handle_file(str(hostile["bomb.png"])), "/predict"),
-                              (sketch(hostile["bomb.png"]), "/predict_sketch"),
-                              ([handle_file(str(hostile["bomb.png"]))], "/predict_batch"),
-                              (sketch(background=handle_file(str(hostile["bomb.png"]))), "/predict_sketch")]:
-        assert_answer(call(client, payload, api_name), "too large")
+    with peak_memory_grows_less_than(150):  # decoding it would take 900 MB
+        for payload, api_name in [(handle_file(str(hostile["bomb.png"])), "/predict"),
+                                  (sketch(hostile["bomb.png"]), "/predict_sketch"),
+                                  ([handle_file(str(hostile["bomb.png"]))], "/predict_batch"),
+                                  (sketch(background=handle_file(str(hostile["bomb.png"]))), "/predict_sketch")]:
+            assert_answer(call(client, payload, api_name), "too large")
     assert time.monotonic() - started < 20
-    assert _peak_rss_mb() - before < 150  # decoding it would take 900 MB
 
 
 def test_many_large_layers_are_refused_before_gradio_decodes_them(client, tmp_path):
     """Each layer within the limit, together far over it: Gradio would decode all of them at once."""
     layer = tmp_path / "layer.png"
     layer.write_bytes(_grey_png(4000, 4000))  # 16 megapixels, 64 MB as RGBA
-    _reset_peak_rss()
-    before = _peak_rss_mb()
-    result = call(client, sketch(layers=[handle_file(str(layer))] * 8), "/predict_sketch")
+    with peak_memory_grows_less_than(150):
+        result = call(client, sketch(layers=[handle_file(str(layer))] * 8), "/predict_sketch")
     assert_answer(result, "The drawing is too large: its 8 images have 128,000,000 pixels together")
-    assert _peak_rss_mb() - before < 150
     assert_still_serving(client)
 
 
@@ -278,19 +285,17 @@ def test_canvas_blobs_are_checked_before_gradio_decodes_them(app_url, client):
     sketch_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "sketch")
     blob = _grey_png(12_000, 12_000)
     session = _Client(app_url, verbose=False)
-    _reset_peak_rss()
-    before = _peak_rss_mb()
-    response = httpx.post(
-        app_url + "gradio_api/component_server",
-        data={"component_id": str(sketch_id), "session_hash": session.session_hash, "fn_name": "accept_blobs",
-              "type": "composite", "index": "null", "id": "hostile-canvas"},
-        files={"file": ("blob", blob, "image/png")},
-        timeout=TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
-    result = call(session, sketch(id="hostile-canvas"), "/predict_sketch")
+    with peak_memory_grows_less_than(150):
+        response = httpx.post(
+            app_url + "gradio_api/component_server",
+            data={"component_id": str(sketch_id), "session_hash": session.session_hash, "fn_name": "accept_blobs",
+                  "type": "composite", "index": "null", "id": "hostile-canvas"},
+            files={"file": ("blob", blob, "image/png")},
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 200, response.text
+        result = call(session, sketch(id="hostile-canvas"), "/predict_sketch")
     assert_answer(result, "too large")
-    assert _peak_rss_mb() - before < 150
     assert_still_serving(client)
 
 
@@ -416,13 +421,11 @@ def test_a_batch_has_a_pixel_budget_per_call(client, tmp_path):
         for i in range(64):
             zipped.writestr(f"page_{i}.png", page)
     assert archive.stat().st_size < 100_000
-    _reset_peak_rss()
-    before = _peak_rss_mb()
-    result = call(client, [handle_file(str(archive))], "/predict_batch")
+    with peak_memory_grows_less_than(100):  # decoding one page takes 40 MB, normalizing it several times that
+        result = call(client, [handle_file(str(archive))], "/predict_batch")
     assert isinstance(result, AppError), "the 64 pages were decoded and read"
     assert_answer(result, "Too many pixels for one call: the 64 images have 2,560,000,000 pixels together; "
                           "the limit is 160,000,000 pixels per call. Send fewer or smaller images")
-    assert _peak_rss_mb() - before < 100  # decoding one page takes 40 MB, normalizing it several times that
     assert_still_serving(client)
 
 
