@@ -48,8 +48,9 @@ def select_brush_js(elem_id: str) -> str:
     """Page JavaScript that picks the brush of sketchpad ``#elem_id`` once it is on the page.
 
     The editor starts with no tool selected ("select the draw tool to start"), so drawing
-    would not work straight away with a mouse or a finger. Tabs render on first visit: a
-    sketchpad in one gets this when its tab is selected. The brush is only clicked while
+    would not work straight away with a mouse or a finger; its "Clear canvas" button drops
+    the tool again. Tabs render on first visit: a sketchpad in one gets this when its tab is
+    selected. The brush is only clicked while
     the editor still asks for a tool (clicking it again would open its size menu).
     """
     return """
@@ -198,6 +199,8 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                                 api_visibility="private", **model)
         demo.load(None, js=select_brush_js("sketch"))
         number_tab.select(None, js=select_brush_js("number-sketch"))
+        for pad, elem_id in ((sketch, "sketch"), (number_sketch, "number-sketch")):
+            pad.clear(None, js=select_brush_js(elem_id))  # clearing also drops the selected tool
 
         # The API: endpoints without a trigger on the page, so an empty payload is an error.
         gr.on([], predictor.predict, image, image_label, api_name="predict", preprocess=False, **model)

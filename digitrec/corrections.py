@@ -191,13 +191,16 @@ def load(directory: str | os.PathLike, strict: bool = False) -> tuple[np.ndarray
     Records are the JSON lines, in order. A corrupt line (invalid JSON, missing fields,
     a label outside "0".."9", a missing or malformed ``.npy``) is skipped with a
     :class:`CorruptCorrectionWarning` naming the file and line; with ``strict=True`` it
-    raises :class:`CorrectionError` instead. A missing store loads as empty.
+    raises :class:`CorrectionError` instead. A missing store loads as empty. The same image
+    given the same label again (a second click on "Save correction") is one sample: only
+    its first line is returned (the log keeps both).
     """
     directory = Path(directory)
     path = directory / LOG_FILE
     images: list[np.ndarray] = []
     records: list[dict[str, Any]] = []
     problems: list[str] = []
+    seen: set[tuple[str, str]] = set()
     if path.is_file():
         raw = _read_log(path)
         for number, line in enumerate(raw.split(b"\n"), start=1):
@@ -208,6 +211,10 @@ def load(directory: str | os.PathLike, strict: bool = False) -> tuple[np.ndarray
             except ValueError as exc:
                 problems.append(f"{path}, line {number}: {exc}")
                 continue
+            sample = (str(record.get("image_sha256") or number), record["corrected"])
+            if sample in seen:
+                continue
+            seen.add(sample)
             records.append(record)
             images.append(array)
     for problem in problems:

@@ -932,7 +932,8 @@ def draw_boxes(image: ImageInput, reading: NumberReading) -> Image.Image:
 
     Labels go in the band, not on the image, so they never hide ink (a number drawn edge to
     edge on the sketchpad leaves no room above its digits); a label that would overlap its
-    left neighbour's goes one row up.
+    left neighbour's goes one row up, and one wider than the room right of its box's left
+    edge ends at the image's right edge.
     """
     img = open_image(image)
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
@@ -948,22 +949,23 @@ def draw_boxes(image: ImageInput, reading: NumberReading) -> Image.Image:
     for digit in reading.digits:
         text = f"{digit.label} {digit.confidence:.0%}"
         left, top, right, bottom = measure.textbbox((0, 0), text, font=font)
-        x0, x1 = digit.box[0], digit.box[0] + right - left + 2
+        x0 = max(0, min(digit.box[0], img.width - 1 - (right - left + 2)))
+        x1 = x0 + right - left + 2
         row = next((r for r, end in enumerate(row_ends) if end + line < x0), len(row_ends))
         row_ends[row:row + 1] = [x1]
-        labels.append((text, (left, top, right, bottom), row))
-    text_h = max((b[3] - b[1] + 2 for _, b, _ in labels), default=0)
+        labels.append((text, (left, top, right, bottom), row, x0))
+    text_h = max((b[3] - b[1] + 2 for _, b, _, _ in labels), default=0)
     band = len(row_ends) * (text_h + line) + line
     out = Image.new("RGB", (img.width, img.height + band), (255, 255, 255))
     out.paste(img, (0, band))
     draw = ImageDraw.Draw(out)
-    for digit, (text, (left, top, right, _), row) in zip(reading.digits, labels):
+    for digit, (text, (left, top, right, _), row, tx) in zip(reading.digits, labels):
         colour = (0, 150, 60) if digit.confidence >= 0.5 else (220, 60, 30)
         x0, y0, x1, y1 = digit.box
         draw.rectangle([x0, band + y0, max(x0, x1 - 1), band + max(y0, y1 - 1)], outline=colour, width=line)
         ty = band - (row + 1) * (text_h + line)
-        draw.rectangle([x0, ty, x0 + right - left + 2, ty + text_h], fill=colour)
-        draw.text((x0 + 1 - left, ty + 1 - top), text, fill=(255, 255, 255), font=font)
+        draw.rectangle([tx, ty, tx + right - left + 2, ty + text_h], fill=colour)
+        draw.text((tx + 1 - left, ty + 1 - top), text, fill=(255, 255, 255), font=font)
     return out
 
 

@@ -79,10 +79,15 @@ def test_draw_then_upload(page, app_url):
     page.locator("#sketch-preview img").wait_for(state="visible")  # the 28x28 the model saw
     page.screenshot(path=str(ARTIFACTS / "app-draw.png"), full_page=True)
 
-    # Clearing the canvas clears the prediction without an error.
+    # Clearing the canvas clears the prediction without an error, and the next stroke draws
+    # (the editor drops its tool on clearing; the app picks the brush again).
     page.locator("#sketch button[aria-label='Clear canvas']").click()
     page.locator("#sketch-label [data-testid='label-output-value']").wait_for(state="detached")
     assert page.locator("[data-testid='toast-text']").count() == 0
+    x, y, w, h = canvas_box(page, "sketch")
+    cx, cy = x + w / 2, y + h / 2
+    draw(page, [(cx, cy - 0.9 * s), (cx, cy + 0.9 * s)])
+    assert predicted(page, "sketch-label") == "1"
 
     page.get_by_role("tab", name="Upload").click()
     page.locator("#upload input[type=file]").set_input_files(str(TEST_DATA / "ink_3.png"))

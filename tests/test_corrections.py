@@ -219,3 +219,16 @@ def test_failed_write_leaves_no_file_behind(tmp_path, monkeypatch):
 def test_empty_store_loads_empty(tmp_path):
     images, labels, records = load(tmp_path / "nothing-yet")
     assert images.shape == (0, 28, 28) and labels.shape == (0,) and records == []
+
+
+def test_the_same_correction_saved_twice_is_one_sample(tmp_path):
+    """A second click on "Save correction" logs the image again; training sees it once. The
+    same image with another label is another sample."""
+    store = CorrectionStore(tmp_path)
+    image, normalized, _ = sample(3)
+    for corrected in ("8", "8", "3"):
+        store.add(image, normalized, predicted="5", corrected=corrected, model_revision="x")
+    assert len((tmp_path / LOG_FILE).read_bytes().splitlines()) == 3, "nothing is lost"
+    _, labels, records = load(tmp_path, strict=True)
+    assert labels.tolist() == [8, 3] and len({r["id"] for r in records}) == 2
+

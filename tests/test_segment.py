@@ -360,6 +360,19 @@ def test_labels_of_narrow_neighbours_do_not_overlap(classifier):
     assert bands[1] > bands[0], "a label wider than the gap to the next digit goes one row up"
 
 
+def test_a_label_at_the_right_edge_is_not_cut_off():
+    """The last digit's label, wider than the room right of its box, ends at the image's edge."""
+    image = Image.new("L", (300, 100), 255)
+    reading = NumberReading("26", [DigitReading("2", 0.97, (5, 20, 60, 90)), DigitReading("6", 0.97, (285, 20, 300, 90))])
+    drawn = np.asarray(draw_boxes(image, reading).convert("RGB")).astype(int)
+    band = drawn[: drawn.shape[0] - image.height]
+    green = (np.abs(band - [0, 150, 60]).sum(axis=2) < 30).any(axis=0)  # the label backgrounds' columns
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], green.astype(int), [0]])))
+    widths = runs[1::2] - runs[::2]
+    assert len(widths) == 2 and widths[1] == widths[0], "both labels whole, the same width"
+    assert runs[-1] <= image.width
+
+
 @pytest.mark.parametrize("blank", [
     Image.new("L", (300, 100), 255),
     Image.new("RGBA", (300, 100), (0, 0, 0, 0)),
