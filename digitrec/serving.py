@@ -64,6 +64,8 @@ BATCH_PIXEL_FACTOR = 4
 HUB_URL = "https://huggingface.co"
 
 UNSURE_MESSAGE = "Not sure — is this a digit?"
+#: The page's name for what the digits' probabilities leave, shown from this much on.
+NOT_A_DIGIT_LABEL, SHOWN_NOT_A_DIGIT = "not a digit", 0.01
 KEEP_DRAWING_MESSAGE = "**Keep drawing:** a dot or a dash is not a digit yet."
 NUMBER_MESSAGE = "**This looks like several digits, not one.** The Number tab reads it as {number}."
 GENERIC_ERROR = "Something went wrong while classifying this image. Please try again, or try another image."
@@ -104,6 +106,18 @@ class Prediction:
     def label_value(self) -> dict[str, float]:
         """The value to give a ``gr.Label``: the top classes and their probabilities."""
         return dict(self.top)
+
+    def page_label_value(self) -> dict[str, float]:
+        """The page's ``gr.Label`` value: the top classes, "not a digit" among them when the
+        digits leave it at least ``SHOWN_NOT_A_DIGIT`` (their probabilities sum to less than 1
+        for non-digits), so that a scribble shows as "not a digit 97%", not as three digits
+        at 2%, 0% and 0%. API clients get the digits only (:meth:`label_data`)."""
+        rest = 1.0 - sum(self.probabilities.values())
+        if rest < SHOWN_NOT_A_DIGIT:
+            return self.label_value()
+        ranked = sorted([*self.probabilities.items(), (NOT_A_DIGIT_LABEL, rest)], key=lambda item: item[1],
+                        reverse=True)
+        return dict(ranked[:TOP_K])
 
     def label_data(self) -> dict[str, Any]:
         """What API clients receive from a ``gr.Label``: the label and the top confidences."""
@@ -218,7 +232,8 @@ class Predictor:
         heat = occlusion_heatmap(self.classifier, prediction.image, self.classifier.classes.index(prediction.label))
         number = several_digits(self.classifier, image)
         note = prediction.note() if number is None else NUMBER_MESSAGE.format(number=number.number)
-        return prediction.label_value(), prediction.preview(), note, heatmap_image(prediction.image, heat, PREVIEW_SIZE)
+        return (prediction.page_label_value(), prediction.preview(), note,
+                heatmap_image(prediction.image, heat, PREVIEW_SIZE))
 
     @user_facing
     def show_upload(self, image: dict[str, Any] | None) -> tuple[Any, Any, str, Any]:

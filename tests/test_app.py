@@ -20,7 +20,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
 
 from digitrec import serving, synthetic
-from digitrec.serving import KEEP_DRAWING_MESSAGE, LOW_CONFIDENCE, PREVIEW_SIZE, UNSURE_MESSAGE, Prediction, Predictor
+from digitrec.serving import (KEEP_DRAWING_MESSAGE, LOW_CONFIDENCE, NOT_A_DIGIT_LABEL, PREVIEW_SIZE, UNSURE_MESSAGE,
+                              Prediction, Predictor)
 from digitrec.settings import Settings, SettingsError
 from digitrec.styles import scribble
 
@@ -261,6 +262,17 @@ def test_data_url_uploads_are_decoded(predictor):
     assert predictor.predict({"path": f"data:image/jpeg;base64,{data}"})["4"] > 0.5
 
 
+def test_the_page_shows_what_the_digits_leave_as_not_a_digit():
+    """API clients get the top digits; the page also shows "not a digit" when the digits leave
+    1% or more, so a non-digit is not three near-empty digit bars."""
+    scribble_like = Prediction({str(d): 0.002 for d in range(10)} | {"4": 0.02}, np.zeros((28, 28), np.float32))
+    assert list(scribble_like.page_label_value()) == [NOT_A_DIGIT_LABEL, "4", "0"]
+    assert scribble_like.page_label_value()[NOT_A_DIGIT_LABEL] == pytest.approx(0.962)
+    assert NOT_A_DIGIT_LABEL not in str(scribble_like.label_data())
+    digit = Prediction({"7": 0.995, "9": 0.004, "1": 0.0005}, np.zeros((28, 28), np.float32))
+    assert digit.page_label_value() == digit.label_value() == {"7": 0.995, "9": 0.004, "1": 0.0005}
+
+
 def test_low_confidence_says_unsure():
     probabilities = {str(d): 0.05 for d in range(10)} | {"4": 0.3, "9": 0.25}
     prediction = Prediction(probabilities, np.zeros((28, 28), np.float32))
@@ -279,7 +291,10 @@ def test_draw_tab_says_unsure_of_scribbles(predictor, tmp_path):
         path = tmp_path / f"scribble_{i}.png"
         synthetic.sketch_canvas(scribble(rng), rng, jitter=0.0).save(path)
         label, _, note, _ = predictor.show_sketch(raw_sketch(path))
-        unsure += (UNSURE_MESSAGE in note and max(label.values()) < LOW_CONFIDENCE) or note == KEEP_DRAWING_MESSAGE
+        digits = {name: p for name, p in (label or {}).items() if name != NOT_A_DIGIT_LABEL}
+        unsure += ((UNSURE_MESSAGE in note and max(digits.values()) < LOW_CONFIDENCE
+                    and max(label, key=label.get) == NOT_A_DIGIT_LABEL)  # shown as what it is
+                   or note == KEEP_DRAWING_MESSAGE)
     assert unsure >= 26
 
 
