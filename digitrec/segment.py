@@ -329,12 +329,12 @@ def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
     parts of one digit (an open 4 read as 21) than two: then None too.
     """
     img = open_image(image)
-    ink, scale, origin = _number_ink(img)
+    ink = ink_map(img)
     _, clusters = _clusters(scaled_ink(ink, _EMPTY_MESSAGE))
     if len(clusters) < 2 and all(c.width <= WIDE_MARK * c.height for c in clusters):
-        return None
+        return None  # one digit-shaped mark: decided on the whole image's map, cheaply
     try:
-        reading = read_ink(classifier, ink, scale, origin, size=img.size)
+        reading = read_ink(classifier, *_number_ink(img, ink), size=img.size)
     except InvalidImageError:  # more marks than a number has: not one the reader would read
         return None
     boxes = [d.box for d in reading.digits]
@@ -342,9 +342,10 @@ def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
     return reading if len(boxes) > 1 and apart else None
 
 
-def _number_ink(img: Image.Image) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
+def _number_ink(img: Image.Image, ink: np.ndarray | None = None
+                ) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
     """The ink map to read a number from, in image pixels per ink-map pixel (x, y), and the
-    image pixel (x, y) at its top-left.
+    image pixel (x, y) at its top-left (``ink``: the whole image's map, if already made).
 
     The image is mapped at ``WORK_SIZE`` on its longer side, as single digits are. When
     that shrinks it, the part holding the ink (with a margin of ``NUMBER_MARGIN`` of its
@@ -353,7 +354,7 @@ def _number_ink(img: Image.Image) -> tuple[np.ndarray, tuple[float, float], tupl
     number) gets a longer side in proportion, at most ``MAX_WORK_SIZE``, so its digits stay
     as tall as a ``WIDE_NUMBER``-wide one's.
     """
-    ink = ink_map(img)
+    ink = ink_map(img) if ink is None else ink
     whole = (img.width / ink.shape[1], img.height / ink.shape[0])
     if max(img.size) <= WORK_SIZE:
         return ink, whole, (0, 0)
