@@ -36,7 +36,7 @@ CLASSES = [str(d) for d in range(10)]
 QUICK_SIZES = (3000, 1000)  # training and test images in --quick runs
 QUICK_STYLE_DIGITS = 100
 QUICK_VERIFIER_NUMBERS = 60  # numbers composed to train the piece verifier in --quick runs
-VALIDATION_SIZE = 5000  # full runs; quick runs hold out 20%
+VALIDATION_SIZE = 5000  # full runs (at most a fifth of the training split); quick runs hold out 20%
 CALIBRATION_FOLDS = 3
 
 
@@ -67,7 +67,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     X_all = normalize_many(dataset.x_train).reshape(len(dataset.x_train), -1)
     X_test = normalize_many(dataset.x_test).reshape(len(dataset.x_test), -1)
     y_all, y_test = dataset.y_train.astype(np.int64), dataset.y_test.astype(np.int64)
-    val_size = max(10, len(y_all) // 5) if quick else VALIDATION_SIZE
+    val_size = max(10, len(y_all) // 5) if quick else min(VALIDATION_SIZE, len(y_all) // 5)
     train_idx, val_idx = train_test_split(np.arange(len(y_all)), test_size=val_size, stratify=y_all, random_state=seed)
 
     copies = _most(candidates, "augment_copies", 1 if quick else None)

@@ -209,3 +209,12 @@ def test_a_validation_tie_goes_to_the_candidate_trained_with_more_distorted_copi
     assert chosen([plain, augmented]) is augmented and chosen([augmented, plain]) is augmented
     better = result("svc_hog", 0.9944)
     assert chosen([better, augmented]) is better
+
+
+def test_a_full_run_on_a_small_dataset_holds_out_a_fifth(tmp_path):
+    """Without --quick, 5,000 validation images are held out: more than sklearn-digits has
+    (1,500 training images), which raised a traceback. At most a fifth is held out."""
+    proc = subprocess.run([sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--models", "knn",
+                           "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["data"]["n_validation"] == 300
