@@ -165,7 +165,8 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         predictor = Predictor(classifier, sketchpad=sketch, max_batch=settings.max_batch,
                               max_file_size=settings.max_file_size)
         numbers = NumberReader(classifier, sketchpad=number_sketch)
-        corrections = CorrectionDesk(classifier, settings.corrections_dir, sketchpad=sketch)
+        corrections = CorrectionDesk(classifier, settings.corrections_dir, sketchpad=sketch,
+                                     examples=sorted(EXAMPLES_DIR.glob("*.png")))
 
         # Every event below with a Python handler runs the model: they share one concurrency
         # limit, so at most ``settings.concurrency`` run at once, whichever endpoints they come from.

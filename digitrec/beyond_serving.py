@@ -6,10 +6,11 @@ and its :func:`~digitrec.serving.user_facing` error handling.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import gradio as gr
 import numpy as np
@@ -26,8 +27,12 @@ from digitrec.normalize import open_image
 log = logging.getLogger(__name__)
 
 #: What the Number tab keeps for a correction: each digit's part of the input (cropped at
-#: once, so a session holds a few small crops rather than a whole photo) and the reading.
-ReadNumber = tuple[list[Image.Image], NumberReading]
+#: once, so a session holds a few small crops rather than a whole photo), the reading, and
+#: the SHA-256 of the uploaded file (None for a drawing).
+ReadNumber = tuple[list[Image.Image], NumberReading, str | None]
+#: Why a correction of one of the page's example images is not stored.
+EXAMPLE_MESSAGE = ("That is one of the example images, made from MNIST's test digits: corrections of it are not "
+                   "stored (training on them would make the model's test score look better than it is).")
 
 
 class NumberReader:
@@ -67,9 +72,11 @@ class NumberReader:
         image = self._image(payload)
         if image is None or isinstance(image, Image.Image) and is_blank(image):
             return None, None, None
+        digest = _sha256(image) if not isinstance(image, Image.Image) else None
         image = open_image(image)
         reading = read_number(self.classifier, image)
-        return draw_boxes(image, reading), reading.as_dict(), ([image.crop(d.box) for d in reading.digits], reading)
+        crops = [image.crop(d.box) for d in reading.digits]
+        return draw_boxes(image, reading), reading.as_dict(), (crops, reading, digest)
 
 
 def with_correction_form(show: Callable[[Any], tuple], answer: Callable[[tuple], str | None]
@@ -109,10 +116,14 @@ def number_shown(outputs: tuple) -> str | None:
 class CorrectionDesk:
     """Stores "the right digit was ..." from users, with the model's own view of the input."""
 
-    def __init__(self, classifier: DigitClassifier, directory: Path, sketchpad: gr.ImageEditor):
+    def __init__(self, classifier: DigitClassifier, directory: Path, sketchpad: gr.ImageEditor,
+                 examples: Iterable[Path] = ()):
+        """``examples``: the page's example images, made from MNIST test digits; corrections
+        of them are refused, so that no test digit reaches training (``--extra-data``)."""
         self.classifier = classifier
         self.store = CorrectionStore(directory)
         self.sketchpad = sketchpad
+        self.examples = {_sha256(path) for path in examples}
 
     @user_facing
     def submit_sketch(self, sketch: dict[str, Any] | None, corrected: str | None) -> str:
@@ -126,12 +137,14 @@ class CorrectionDesk:
         if isinstance(source, str):
             open_image(source)  # refuse what is not an image before storing it
             source = Path(source).read_bytes()
+        if source is not None and _sha256(source) in self.examples:
+            raise InvalidImageError(EXAMPLE_MESSAGE)
         return self._submit(source, corrected)
 
     @user_facing
     def submit_number(self, shown: ReadNumber | None, corrected: str | None) -> str:
         """Save the digits a user corrected in the number the Number tab showed last
-        (``shown``: its digits' parts of the input and its reading, from :meth:`NumberReader.show_number`).
+        (``shown``: :data:`ReadNumber`, from :meth:`NumberReader.show_number`).
 
         Each misread digit is stored like a corrected single digit: its part of the input
         (its box), the 28x28 the model saw, and both labels. Only a reading with as many
@@ -142,7 +155,9 @@ class CorrectionDesk:
         corrected = (corrected or "").strip()
         if not re.fullmatch(r"[0-9]+", corrected):
             raise InvalidImageError("Type the right number in digits 0-9, e.g. 2026.")
-        crops, reading = shown
+        crops, reading, digest = shown
+        if digest in self.examples:
+            raise InvalidImageError(EXAMPLE_MESSAGE)
         if len(corrected) != len(reading.digits):
             raise InvalidImageError(
                 f"The model read {len(reading.digits)} digits ({reading.number}) and you typed {len(corrected)}: "
@@ -176,3 +191,9 @@ class CorrectionDesk:
             raise InvalidImageError(str(exc)) from None
         log.info("correction %s saved: predicted %s, corrected %s", ident, predicted, corrected)
         return f"Thanks! Saved: the model said {predicted}, you said {corrected}. It will help the next model."
+
+
+def _sha256(source: str | Path | bytes) -> str:
+    """The SHA-256 of a file's bytes (a path), or of bytes."""
+    return hashlib.sha256(source if isinstance(source, bytes) else Path(source).read_bytes()).hexdigest()
+

@@ -1,5 +1,7 @@
 """The app beyond one digit: /predict_number, heatmaps next to the preview, corrections."""
 
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, 
 from digitrec.segment import read_number
 from digitrec.serving import NO_IMAGE_MESSAGE, NO_SKETCH_MESSAGE, PREVIEW_SIZE, Predictor
 from test_segment import draw_number
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def number_image(tmp_path, digits: str, transparent: bool = False):
@@ -146,3 +150,18 @@ def test_an_erased_number_canvas_empties_the_tab(classifier, tmp_path):
     written, _ = number_image(tmp_path, "35", transparent=True)
     drawn = {**erased, "composite": {"path": str(written), "meta": {"_type": "gradio.FileData"}}}
     assert show(drawn, None)[3] == "35"
+
+
+def test_corrections_of_the_example_images_are_refused(classifier, tmp_path):
+    """The page's examples are MNIST test digits: a correction of one would put a test digit
+    into training (--extra-data), so it is refused, a digit of a number included."""
+    examples = sorted((ROOT / "examples").glob("*.png"))
+    desk = CorrectionDesk(classifier, tmp_path / "store", sketchpad=None, examples=examples)
+    with pytest.raises(gr.Error, match="one of the example images"):
+        desk.submit_upload({"path": str(ROOT / "examples" / "digit_7.png")}, "1")
+    _, shown, kept = NumberReader(classifier, sketchpad=None).show_number({"path": str(ROOT / "examples" / "number_2026.png")})
+    with pytest.raises(gr.Error, match="one of the example images"):
+        desk.submit_number(kept, "2027" if shown["number"] != "2027" else "2026")
+    assert not (tmp_path / "store" / corrections.LOG_FILE).exists(), "nothing stored"
+    path, _ = number_image(tmp_path, "4")  # any other image is stored as before
+    assert "you said 9" in desk.submit_upload({"path": str(path)}, "9")
