@@ -76,7 +76,8 @@ class ExtraRows:
     Distorted copies come copy-major (see :func:`digitrec.augment.augment`) with the
     labels and source indices of their originals; style digits, not-a-digit images (and
     touching pairs of training digits, also not one digit), training digits cut out of numbers
-    and user corrections are used as they are.
+    and user corrections are used as they are. Pairs and pieces come with the index of the
+    training digit they were made from (a pair: its first digit).
     """
 
     X_aug: np.ndarray
@@ -87,8 +88,10 @@ class ExtraRows:
     y_style: np.ndarray
     X_other: np.ndarray
     X_pairs: np.ndarray
+    pairs_source: np.ndarray
     X_pieces: np.ndarray
     y_pieces: np.ndarray
+    pieces_source: np.ndarray
     X_extra: np.ndarray
     y_extra: np.ndarray
 
@@ -105,7 +108,9 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: Ext
     In order: the dataset rows (a random subsample for slow families when
     ``subsample_seed`` is given), the candidate's distorted copies (grouped with the
     index of their source, so copies stay in one fold), style digits, not-a-digit images,
-    touching pairs, cut pieces and user corrections (each a group of its own).
+    touching pairs and cut pieces (grouped with the training digit they were made from: a
+    cut piece is a near-copy of it), and user corrections (each a group of its own). The
+    groups are right for ``X`` being the whole training split (the final, calibrated fit).
     """
     groups = np.arange(len(y))
     if subsample_seed is not None and candidate.max_train and len(X) > candidate.max_train:
@@ -130,10 +135,10 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: Ext
         add(extra.X_other[:n], np.full(n, NOT_A_DIGIT))
     if candidate.touching_pairs:
         n = min(candidate.touching_pairs, len(extra.X_pairs))
-        add(extra.X_pairs[:n], np.full(n, NOT_A_DIGIT))
+        add(extra.X_pairs[:n], np.full(n, NOT_A_DIGIT), extra.pairs_source[:n])
     if candidate.cut_pieces:
         n = min(candidate.cut_pieces, len(extra.y_pieces))
-        add(extra.X_pieces[:n], extra.y_pieces[:n])
+        add(extra.X_pieces[:n], extra.y_pieces[:n], extra.pieces_source[:n])
     add(extra.X_extra, extra.y_extra)
     return np.concatenate(parts_X), np.concatenate(parts_y), np.concatenate(parts_groups)
 

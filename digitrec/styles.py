@@ -85,23 +85,25 @@ def non_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dic
 TOUCHING_PAIR = synthetic.NumberStyle(2, (-4, 1), (0.75, 1.25), 0.15)
 
 
-def touching_pairs(digits: np.ndarray, n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, dict[str, Any]]:
+def touching_pairs(digits: np.ndarray, n: int, seed: int = 0,
+                   n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``n`` MNIST-format images of two of ``digits`` ((m, 28, 28) uint8, 255 = ink) run
-    together as one mark (:data:`TOUCHING_PAIR`): not one digit.
+    together as one mark (:data:`TOUCHING_PAIR`): not one digit; and the index in ``digits``
+    of each pair's first digit (its source, for cross-validation groups).
 
     The number reader (:mod:`digitrec.segment`) weighs the ink of two touching digits as
     one digit too; a model that learned such pairs as "not a digit" doubts that reading,
     so the reader cuts them apart. Pass training digits only, never test digits.
     """
     if n == 0:
-        return np.empty((0, 28, 28), np.float32), {"n": 0}
+        return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), {"n": 0}
 
-    def make(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
-        pair = digits[rng.choice(len(digits), 2, replace=False)]
-        return [(ink_map(TOUCHING_PAIR.compose(list(pair), rng)[0]), i)]
+    def make(_: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+        picked = rng.choice(len(digits), 2, replace=False)
+        return [(ink_map(TOUCHING_PAIR.compose(list(digits[picked]), rng)[0]), int(picked[0]))]
 
-    images, _ = _made_in_chunks(n, [seed, NOT_A_DIGIT, 2], make, n_jobs)
-    return images, {"n": len(images), "seed": seed, "gap": list(TOUCHING_PAIR.gap),
+    images, sources = _made_in_chunks(n, [seed, NOT_A_DIGIT, 2], make, n_jobs)
+    return images, sources.astype(np.int64), {"n": len(images), "seed": seed, "gap": list(TOUCHING_PAIR.gap),
                     "scale": list(TOUCHING_PAIR.scale), "shift": TOUCHING_PAIR.shift}
 
 
@@ -126,10 +128,11 @@ class _EveryCut:
 
 
 def cut_pieces(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
-               n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+               n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """About ``n`` MNIST-format digits as the number reader cuts them out of numbers written
     with ``digits`` ((m, 28, 28) uint8, 255 = ink; ``labels`` their digits) run together
-    (:data:`CUT_NUMBER`), and their labels.
+    (:data:`CUT_NUMBER`), their labels, and the index in ``digits`` of the digit each is
+    (a near-copy of it: cross-validation keeps the two in one group).
 
     Where written digits cross, a cut leaves some of a neighbour's strokes in a digit and
     clips some of its own. A piece counts as a digit when it is mostly one digit's ink and
@@ -138,7 +141,7 @@ def cut_pieces(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
     apart. Pass training digits only, never test digits.
     """
     if n == 0:
-        return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), {"n": 0}
+        return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), np.empty((0,), np.int64), {"n": 0}
     cut = PIECE_FEATURES.index("cut")
 
     def make(_: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
@@ -151,14 +154,14 @@ def cut_pieces(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
         found = []
         for digit in np.unique(main[fits]):
             choices = np.flatnonzero(fits & (main == digit))
-            found.append((candidates[int(rng.choice(choices))].crop, int(labels[picked[digit - 1]])))
+            found.append((candidates[int(rng.choice(choices))].crop, int(picked[digit - 1])))
         return found
 
     numbers = int(np.ceil(n / CUT_NUMBER.digits * 1.2))  # a few digits have no piece that fits
-    images, found = _made_in_chunks(numbers, [seed, 3], make, n_jobs)
-    images, found = images[:n], found[:n]
-    return images, found.astype(np.int64), {
-        "n": len(found), "seed": seed, "gap": list(CUT_NUMBER.gap), "scale": list(CUT_NUMBER.scale),
+    images, sources = _made_in_chunks(numbers, [seed, 3], make, n_jobs)
+    images, sources = images[:n], sources[:n].astype(np.int64)
+    return images, np.asarray(labels)[sources].astype(np.int64), sources, {
+        "n": len(sources), "seed": seed, "gap": list(CUT_NUMBER.gap), "scale": list(CUT_NUMBER.scale),
         "shift": CUT_NUMBER.shift, "purity": CUT_PURITY, "coverage": CUT_COVERAGE}
 
 

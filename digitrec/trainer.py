@@ -88,17 +88,19 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     X_other, others = non_digits(n_other, seed=seed)
     X_other = X_other.reshape(-1, 784)
     n_pairs = _most(candidates, "touching_pairs", QUICK_STYLE_DIGITS if quick else None)
-    X_pairs, pairs = touching_pairs(dataset.x_train[train_idx], n_pairs, seed=seed)  # validation digits stay out
+    # validation digits stay out of pairs and pieces; their sources are indices of the whole training split
+    X_pairs, pair_sources, pairs = touching_pairs(dataset.x_train[train_idx], n_pairs, seed=seed)
     X_pairs = X_pairs.reshape(-1, 784)
     n_pieces = _most(candidates, "cut_pieces", QUICK_STYLE_DIGITS if quick else None)
-    X_pieces, y_pieces, pieces = cut_pieces(dataset.x_train[train_idx], y_all[train_idx], n_pieces, seed=seed)
+    X_pieces, y_pieces, piece_sources, pieces = cut_pieces(dataset.x_train[train_idx], y_all[train_idx], n_pieces,
+                                                           seed=seed)
     X_pieces = X_pieces.reshape(-1, 784)
 
     if extra_data is not None:
         print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
 
     extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_pairs,
-                      X_pieces, y_pieces, X_extra, y_extra)
+                      train_idx[pair_sources], X_pieces, y_pieces, train_idx[piece_sources], X_extra, y_extra)
     extra_in_train = extra.restricted_to(train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
     progress = Progress(sum(len(grid_points(g)) for g in grids) + 2, stream)  # + refit, verifier

@@ -156,8 +156,9 @@ def test_touching_pairs_are_two_digits_as_one_mark():
     """Each touching pair is one MNIST-format image of two digits side by side: much wider
     than the digits it is made of; the same for a seed."""
     digits = load_sklearn_digits().x_train[:200]
-    pairs, description = touching_pairs(digits, 60, seed=3, n_jobs=1)
+    pairs, sources, description = touching_pairs(digits, 60, seed=3, n_jobs=1)
     assert pairs.shape == (60, 28, 28) and description["n"] == 60 and pairs.max() <= 1.0
+    assert sources.shape == (60,) and 0 <= sources.min() and sources.max() < len(digits)
     np.testing.assert_array_equal(pairs, touching_pairs(digits, 60, seed=3, n_jobs=1)[0])
 
     def width_to_height(images: np.ndarray) -> float:
@@ -174,8 +175,16 @@ def test_cut_pieces_are_the_digits_they_were_cut_from():
     """Digits cut out of numbers run together keep their labels: one digit wide, labelled
     as a model of plain digits mostly reads them; the same for a seed."""
     data = load_sklearn_digits()
-    pieces, labels, description = cut_pieces(data.x_train[:300], data.y_train[:300], 120, seed=2, n_jobs=1)
+    pieces, labels, sources, description = cut_pieces(data.x_train[:300], data.y_train[:300], 120, seed=2, n_jobs=1)
     assert pieces.shape == (120, 28, 28) and len(labels) == 120 == description["n"]
+    np.testing.assert_array_equal(labels, data.y_train[:300][sources])
+    # each piece is a near-copy of its source digit: closer to it than to most other digits
+    sourced = normalize_many(data.x_train[:300], n_jobs=1).reshape(300, -1)
+    flat = pieces.reshape(120, -1)
+    similarity = (flat / np.linalg.norm(flat, axis=1, keepdims=True)) @ (
+        sourced / np.linalg.norm(sourced, axis=1, keepdims=True)).T
+    rank = (similarity > similarity[np.arange(120), sources][:, None]).sum(axis=1)
+    assert np.median(rank) <= 3, "the source is among the piece's nearest training digits"
     np.testing.assert_array_equal(pieces, cut_pieces(data.x_train[:300], data.y_train[:300], 120, seed=2, n_jobs=1)[0])
     assert len(np.unique(labels)) == 10
     model = SVC().fit(normalize_many(data.x_train[:1000], n_jobs=1).reshape(1000, -1), data.y_train[:1000])
