@@ -227,3 +227,33 @@ def test_a_full_run_on_a_small_dataset_holds_out_a_fifth(tmp_path):
                            "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "o" / "metrics.json").read_text())["data"]["n_validation"] == 300
+
+
+def test_calibration_groups_keep_made_rows_with_their_source_digit():
+    """Distorted copies, touching pairs and cut pieces are grouped with the training digit
+    they were made from (a cut piece is a near-copy of it), so no out-of-fold score comes
+    from a model that trained on its source; style digits and corrections stand alone."""
+    from dataclasses import replace
+
+    from digitrec.selection import ExtraRows, training_rows
+
+    n, rng = 50, np.random.default_rng(0)
+    X, y = rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n)
+
+    def rows(k: int) -> np.ndarray:
+        return rng.random((k, 784), dtype=np.float32)
+
+    extra = ExtraRows(rows(100), np.repeat(y, 2), np.repeat(np.arange(n), 2), 2, rows(5), np.arange(5), rows(5),
+                      rows(20), rng.integers(0, n, 20), rows(30), rng.integers(0, 10, 30), rng.integers(0, n, 30),
+                      rows(3), np.arange(3))
+    candidate = replace(next(iter(CANDIDATES.values())), augment_copies=2, style_digits=5, non_digits=5,
+                        touching_pairs=20, cut_pieces=30, max_train=None)
+    _, _, groups = training_rows(candidate, X, y, extra)
+    assert len(groups) == n + 100 + 5 + 5 + 20 + 30 + 3
+    start = n
+    np.testing.assert_array_equal(groups[:n], np.arange(n))
+    np.testing.assert_array_equal(groups[start: start + 100], extra.aug_source)
+    np.testing.assert_array_equal(groups[start + 110: start + 130], extra.pairs_source)
+    np.testing.assert_array_equal(groups[start + 130: start + 160], extra.pieces_source)
+    alone = np.concatenate([groups[start + 100: start + 110], groups[-3:]])
+    assert len(np.unique(alone)) == 13 and not np.isin(alone, np.arange(n)).any()
