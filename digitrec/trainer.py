@@ -59,6 +59,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
             raise DatasetError(f"--extra-data {extra_data}: no usable corrections there "
                                f"(a correction store holds {CORRECTIONS_LOG})")
         X_extra, y_extra = images.reshape(-1, 784), labels.astype(np.int64)
+        print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
     candidates = [CANDIDATES[n] for n in (names or list(CANDIDATES))]
     if quick:
         dataset = dataset.subset(min(QUICK_SIZES[0], len(dataset.y_train)), min(QUICK_SIZES[1], len(dataset.y_test)), seed)
@@ -95,9 +96,6 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     X_pieces, y_pieces, piece_sources, pieces = cut_pieces(dataset.x_train[train_idx], y_all[train_idx], n_pieces,
                                                            seed=seed)
     X_pieces = X_pieces.reshape(-1, 784)
-
-    if extra_data is not None:
-        print(f"extra data: {len(y_extra):,} corrected images from {extra_data}", file=stream, flush=True)
 
     extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_pairs,
                       train_idx[pair_sources], X_pieces, y_pieces, train_idx[piece_sources], X_extra, y_extra)
