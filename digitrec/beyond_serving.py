@@ -196,4 +196,3 @@ class CorrectionDesk:
 def _sha256(source: str | Path | bytes) -> str:
     """The SHA-256 of a file's bytes (a path), or of bytes."""
     return hashlib.sha256(source if isinstance(source, bytes) else Path(source).read_bytes()).hexdigest()
-

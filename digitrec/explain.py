@@ -5,8 +5,8 @@ measures how much the probability of a class drops; all the occluded copies go t
 model in ONE ``predict_proba_normalized`` call, and patches with no ink at all are not
 even tried (blanking empty background changes nothing: their drop is exactly zero), so
 a heatmap costs one batch of at most 50 predictions (with the default patch and stride a
-7x7 grid of patches, plus the digit itself; about 26 for a typical MNIST digit). :func:`heatmap_image` overlays
-the heatmap on the digit for display.
+7x7 grid of patches, plus the digit itself; about 26 for a typical MNIST digit).
+:func:`heatmap_image` overlays the heatmap on the digit for display.
 """
 
 from __future__ import annotations

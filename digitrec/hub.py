@@ -36,8 +36,8 @@ from huggingface_hub.errors import (
 )
 
 from digitrec import serialization
-from digitrec.artifacts import (CARD_FILE, CONFIG_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, REQUIRED_FILES, missing_required,
-                                read_json)
+from digitrec.artifacts import (CARD_FILE, CONFIG_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, REQUIRED_FILES,
+                                missing_required, read_json)
 from digitrec.errors import DigitrecError, HubError, HubUnavailableError, UntrustedModelError
 
 log = logging.getLogger(__name__)

@@ -39,9 +39,9 @@ ink is mapped again on its own, see :func:`_number_ink`), then:
    meet at a cut, or, when one is read as a 1, may share the ink between two neighbouring
    cuts (a 1 leaning into the next digit, its foot merged into that digit's stem). Geometry
    carries most of the decision: the bundled model reads fragments of digits at about 0.98
-   (half a 0 passes for a 6 or a 7), though it doubts two digits merged. A stray mark much shorter than the
-   digits (a stroke's broken-off tail, a slip of the pen) may be left unread, for a fixed
-   cost, instead of being read as a 1.
+   (half a 0 passes for a 6 or a 7), though it doubts two digits merged. A stray mark much
+   shorter than the digits (a stroke's broken-off tail, a slip of the pen) may be left
+   unread, for a fixed cost, instead of being read as a 1.
 6. **Piece verifier.** When the classifier comes with one (``piece_verifier``, trained by
    :mod:`digitrec.piece_verifier` on numbers composed from MNIST training digits), each
    candidate's doubt also gets ``-log`` of the verifier's probability that it is exactly one

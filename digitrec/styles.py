@@ -104,7 +104,7 @@ def touching_pairs(digits: np.ndarray, n: int, seed: int = 0,
 
     images, sources = _made_in_chunks(n, [seed, NOT_A_DIGIT, 2], make, n_jobs)
     return images, sources.astype(np.int64), {"n": len(images), "seed": seed, "gap": list(TOUCHING_PAIR.gap),
-                    "scale": list(TOUCHING_PAIR.scale), "shift": TOUCHING_PAIR.shift}
+                                              "scale": list(TOUCHING_PAIR.scale), "shift": TOUCHING_PAIR.shift}
 
 
 #: How :func:`cut_pieces` writes the numbers it cuts digits out of: three digits spaced, sized

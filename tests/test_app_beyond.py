@@ -77,8 +77,8 @@ def test_upload_shows_a_heatmap_that_highlights_ink(classifier, tmp_path):
     normalized = classifier.normalize(Image.open(path))
     digit = normalized > 0.3
     shown = np.asarray(heat.convert("L").resize((28, 28), Image.Resampling.BOX), dtype=float)
-    plain = np.asarray(heatmap_image(normalized, np.zeros((28, 28))).convert("L").resize((28, 28), Image.Resampling.BOX),
-                       dtype=float)
+    plain = heatmap_image(normalized, np.zeros((28, 28))).convert("L").resize((28, 28), Image.Resampling.BOX)
+    plain = np.asarray(plain, dtype=float)
     assert heat.size == (PREVIEW_SIZE, PREVIEW_SIZE)
     # the heat is drawn over the digit (the digit alone would show the same picture)
     tint = np.abs(shown - plain)
@@ -159,7 +159,8 @@ def test_corrections_of_the_example_images_are_refused(classifier, tmp_path):
     desk = CorrectionDesk(classifier, tmp_path / "store", sketchpad=None, examples=examples)
     with pytest.raises(gr.Error, match="one of the example images"):
         desk.submit_upload({"path": str(ROOT / "examples" / "digit_7.png")}, "1")
-    _, shown, kept = NumberReader(classifier, sketchpad=None).show_number({"path": str(ROOT / "examples" / "number_2026.png")})
+    number = {"path": str(ROOT / "examples" / "number_2026.png")}
+    _, shown, kept = NumberReader(classifier, sketchpad=None).show_number(number)
     with pytest.raises(gr.Error, match="one of the example images"):
         desk.submit_number(kept, "2027" if shown["number"] != "2027" else "2026")
     assert not (tmp_path / "store" / corrections.LOG_FILE).exists(), "nothing stored"

@@ -363,7 +363,8 @@ def test_labels_of_narrow_neighbours_do_not_overlap(classifier):
 def test_a_label_at_the_right_edge_is_not_cut_off():
     """The last digit's label, wider than the room right of its box, ends at the image's edge."""
     image = Image.new("L", (300, 100), 255)
-    reading = NumberReading("26", [DigitReading("2", 0.97, (5, 20, 60, 90)), DigitReading("6", 0.97, (285, 20, 300, 90))])
+    reading = NumberReading("26", [DigitReading("2", 0.97, (5, 20, 60, 90)),
+                                   DigitReading("6", 0.97, (285, 20, 300, 90))])
     drawn = np.asarray(draw_boxes(image, reading).convert("RGB")).astype(int)
     band = drawn[: drawn.shape[0] - image.height]
     green = (np.abs(band - [0, 150, 60]).sum(axis=2) < 30).any(axis=0)  # the label backgrounds' columns

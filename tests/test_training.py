@@ -132,7 +132,8 @@ def test_cli_refuses_a_wrong_out_or_extra_data_before_training(tmp_path):
                                "--models", "knn", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
         assert "augmentation" not in proc.stdout and "candidate" not in proc.stdout, "it stopped before training"
-    assert (notes / "README.md").read_text() == "my own notes" and sorted(p.name for p in notes.iterdir()) == ["README.md"]
+    assert (notes / "README.md").read_text() == "my own notes"
+    assert sorted(p.name for p in notes.iterdir()) == ["README.md"]
 
 
 def test_extra_data_from_corrections_is_used_and_reported(tmp_path):
