@@ -139,7 +139,11 @@ def _dot_or_dash(mask: np.ndarray) -> bool:
     """
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
-    thickness = 2.0 * float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
+    # no disc wider than the ink's box plus one fits: most digits are neither, and skip the transform
+    if max(height, width) > DOT_SIZE * (min(height, width) + 1) and width < DASH_LENGTH * height:
+        return False
+    box = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # the paper around it is only farther
+    thickness = 2.0 * float(ndimage.distance_transform_edt(np.pad(box, 1)).max())
     return (max(height, width) <= DOT_SIZE * thickness
             or (height <= DASH_HEIGHT * thickness and width >= DASH_LENGTH * height))
 
