@@ -72,7 +72,10 @@ class NumberReader:
         image = self._image(payload)
         if image is None or isinstance(image, Image.Image) and is_blank(image):
             return None, None, None
-        digest = _sha256(image) if not isinstance(image, Image.Image) else None
+        digest = None
+        if not isinstance(image, Image.Image):
+            image = image if isinstance(image, bytes) else Path(image).read_bytes()  # read once: hashed, decoded
+            digest = _sha256(image)
         image = open_image(image)
         reading = read_number(self.classifier, image)
         crops = [image.crop(d.box) for d in reading.digits]
