@@ -74,7 +74,7 @@ class NumberReader:
             return None, None, None
         digest = None
         if not isinstance(image, Image.Image):
-            image = image if isinstance(image, bytes) else Path(image).read_bytes()  # read once: hashed, decoded
+            image = upload_bytes(image)
             digest = _sha256(image)
         image = open_image(image)
         reading = read_number(self.classifier, image)
@@ -126,7 +126,7 @@ class CorrectionDesk:
         self.classifier = classifier
         self.store = CorrectionStore(directory)
         self.sketchpad = sketchpad
-        self.examples = {_sha256(path) for path in examples}
+        self.examples = {_sha256(Path(path).read_bytes()) for path in examples}
 
     @user_facing
     def submit_sketch(self, sketch: dict[str, Any] | None, corrected: str | None) -> str:
@@ -137,11 +137,10 @@ class CorrectionDesk:
     def submit_upload(self, payload: dict[str, Any] | None, corrected: str | None) -> str:
         """Save a correction for the uploaded image."""
         source = image_file(payload)
-        if isinstance(source, str):
-            open_image(source)  # refuse what is not an image before storing it
-            source = Path(source).read_bytes()
-        if source is not None and _sha256(source) in self.examples:
-            raise InvalidImageError(EXAMPLE_MESSAGE)
+        if source is not None:
+            source = upload_bytes(source)  # not an image: refused by _submit's normalization, before storing
+            if _sha256(source) in self.examples:
+                raise InvalidImageError(EXAMPLE_MESSAGE)
         return self._submit(source, corrected)
 
     @user_facing
@@ -196,6 +195,16 @@ class CorrectionDesk:
         return f"Thanks! Saved: the model said {predicted}, you said {corrected}. It will help the next model."
 
 
-def _sha256(source: str | Path | bytes) -> str:
-    """The SHA-256 of a file's bytes (a path), or of bytes."""
-    return hashlib.sha256(source if isinstance(source, bytes) else Path(source).read_bytes()).hexdigest()
+def upload_bytes(source: str | bytes) -> bytes:
+    """An uploaded file's bytes (``source``: its path, or its bytes already), read once so
+    that the very bytes hashed (to refuse corrections of the examples) are decoded and stored."""
+    if isinstance(source, bytes):
+        return source
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise InvalidImageError(f"{Path(source).name}: the uploaded file could not be read.") from exc
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

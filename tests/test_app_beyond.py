@@ -95,6 +95,11 @@ def test_correction_is_stored_with_the_models_view(classifier, tmp_path):
     assert records[0]["predicted"] == "4" and records[0]["model_revision"] == classifier.origin
     with pytest.raises(Exception, match="Choose the right digit"):
         desk.submit_upload({"path": str(path)}, None)
+    (tmp_path / "notes.png").write_bytes(b"not an image")
+    for bad, error in (("notes.png", "not a readable image"), ("gone.png", "could not be read")):
+        with pytest.raises(Exception, match=error):
+            desk.submit_upload({"path": str(tmp_path / bad)}, "9")
+    assert len(corrections.load(tmp_path / "store")[1]) == 1, "nothing else was stored"
 
 
 def test_a_misread_number_is_corrected_digit_by_digit(classifier, tmp_path):
