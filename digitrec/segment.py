@@ -185,11 +185,6 @@ class NumberReading:
     #: The (28, 28) model input of each digit, in the same order (for previews, corrections).
     normalized: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
 
-    @property
-    def confidence(self) -> float:
-        """Probability that every digit is right (product of the digit confidences)."""
-        return float(np.prod([d.confidence for d in self.digits])) if self.digits else 0.0
-
     def as_dict(self) -> dict[str, Any]:
         """``{"number": "2026", "digits": [{"label", "confidence", "box"}, ...]}`` (JSON-ready)."""
         return {"number": self.number, "digits": [d.as_dict() for d in self.digits]}
