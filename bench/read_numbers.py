@@ -27,9 +27,12 @@ by one (the ceiling for perfect segmentation), with ``--candidates`` the share o
 whose every digit is among the reader's candidates as a piece the model reads right (at
 least ``READABLE`` of the piece's ink is that digit's, and it holds at least ``READABLE`` of
 the digit's ink: the ceiling for perfect choices among the candidates; it about doubles
-the run time), and the mean time per number; and the
-overall whole-number accuracy and mean time per number of the 4-digit conditions not drawn
-with a pen (target: at least 95%, under 300 ms: ``target_met``), and of the pen-drawn ones.
+the run time), the mean confidence of the digits read and its expected calibration error
+(15 bins; a digit read counts as right when it is one of the longest common subsequence of
+the reading and the number, as :class:`difflib.SequenceMatcher` aligns them), and the mean
+time per number; and the overall whole-number accuracy, confidence calibration error and mean
+time per number of the 4-digit conditions not drawn with a pen (target: at least 95%, under
+300 ms: ``target_met``), and of the pen-drawn ones.
 
 With ``--without-verifier`` the model's piece verifier (:mod:`digitrec.piece_verifier`) is
 left out, for a side-by-side comparison on the same numbers. With ``--oracle-verifier`` it is
@@ -48,6 +51,7 @@ import json
 import sys
 import time
 from dataclasses import replace
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
+from digitrec.evaluation import calibration_error  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
 from digitrec.piece_verifier import ink_owners, main_digits, whole_digit_labels  # noqa: E402
 from digitrec.segment import VERIFIER_FLOOR, candidate_digits, read_ink, read_number  # noqa: E402
@@ -104,6 +109,10 @@ def _share(totals: list) -> float | None:
     return round(totals[0] / totals[1], 4) if totals[1] else None
 
 
+def _ece(confidences: tuple[list, list]) -> float | None:
+    return round(calibration_error(*confidences), 4) if confidences[0] else None
+
+
 def _ms(totals: list) -> float | None:
     return round(1000 * totals[2] / totals[1], 1) if totals[1] else None
 
@@ -118,6 +127,15 @@ def candidates_hold_every_digit(classifier, image, owner: np.ndarray, truth: str
         if purity >= READABLE and coverages[main] >= READABLE and candidate.label == truth[main - 1]:
             found.add(main)
     return len(found) == len(truth)
+
+
+def digits_read_right(read: str, truth: str) -> list[bool]:
+    """Whether each digit of a reading is right: one of the digits it has in common with the
+    number, in order (a reading with a digit too many or too few keeps the others right)."""
+    right = [False] * len(read)
+    for block in SequenceMatcher(None, read, truth, autojunk=False).get_matching_blocks():
+        right[block.a:block.a + block.size] = [True] * block.size
+    return right
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -157,6 +175,7 @@ def main() -> None:
         classifier = replace(classifier, piece_verifier=oracle)
     results: dict[str, dict] = {}
     four = {False: [0, 0, 0.0], True: [0, 0, 0.0]}  # pen-drawn or not: right, numbers, seconds reading them
+    four_confidences = {False: ([], []), True: ([], [])}  # pen-drawn or not: digits' confidences, rightness
     saved = 0
     start_all = time.perf_counter()
     for name in args.conditions.split(","):
@@ -165,6 +184,7 @@ def main() -> None:
         rng = np.random.default_rng([args.seed, list(NUMBER_STYLES).index(SAME_NUMBERS_AS.get(name, name))])
         right = edits = digits_total = count_right = ceiling_right = candidates_right = 0
         elapsed = 0.0
+        confidences, rights = [], []
         for _ in range(args.n):
             idx = rng.choice(len(x_digits), size=length, replace=False)
             truth = "".join(str(int(d)) for d in y_digits[idx])
@@ -182,6 +202,8 @@ def main() -> None:
             if args.candidates:
                 candidates_right += candidates_hold_every_digit(classifier, img, owner, truth)
             right += reading.number == truth
+            confidences += [d.confidence for d in reading.digits]
+            rights += digits_read_right(reading.number, truth)
             count_right += len(reading.number) == length
             edits += min(edit_distance(reading.number, truth), length)
             digits_total += length
@@ -196,6 +218,8 @@ def main() -> None:
             "digit_count_accuracy": round(count_right / args.n, 4),
             "classifier_alone_number_accuracy": round(ceiling_right / args.n, 4),
             **({"candidates_number_accuracy": round(candidates_right / args.n, 4)} if args.candidates else {}),
+            "mean_digit_confidence": round(float(np.mean(confidences)), 4),
+            "confidence_ece": round(calibration_error(confidences, rights), 4),
             "ms_per_number": round(1000 * elapsed / args.n, 1),
         }
         if length == 4:
@@ -203,18 +227,22 @@ def main() -> None:
             totals[0] += right
             totals[1] += args.n
             totals[2] += elapsed
+            four_confidences[style.pen][0].extend(confidences)
+            four_confidences[style.pen][1].extend(rights)
     print(json.dumps({
         "model": classifier.origin,
         "piece_verifier": "oracle" if oracle else classifier.piece_verifier is not None,
         "seed": args.seed,
         "split": args.split,
         "four_digit_number_accuracy": _share(four[False]),
+        "four_digit_confidence_ece": _ece(four_confidences[False]),
         "four_digit_ms_per_number": _ms(four[False]),
         "four_digit_conditions": [name for name in results
                                   if NUMBER_STYLES[name].digits == 4 and not NUMBER_STYLES[name].pen],
         "target_four_digit": TARGET_FOUR_DIGIT,
         "target_met": (_share(four[False]) or 0.0) >= TARGET_FOUR_DIGIT and (_ms(four[False]) or 0.0) < TARGET_MS,
         "pen_four_digit_number_accuracy": _share(four[True]),
+        "pen_four_digit_confidence_ece": _ece(four_confidences[True]),
         "pen_four_digit_ms_per_number": _ms(four[True]),
         "pen_four_digit_conditions": [name for name in results if NUMBER_STYLES[name].pen],
         "conditions": results,

@@ -16,9 +16,14 @@ ECE_BINS = 15
 
 
 def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == np.asarray(y_true)
+    """Mean |accuracy - confidence| over equal-width bins of the top probability, weighted by bin size."""
+    return calibration_error(proba.max(axis=1), proba.argmax(axis=1) == np.asarray(y_true), bins)
+
+
+def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size
+    (``correct``: whether each answer given with that confidence was right)."""
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=bool)
     edges = np.linspace(0.0, 1.0, bins + 1)
     index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
     ece = 0.0
