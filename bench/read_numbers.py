@@ -28,11 +28,12 @@ whose every digit is among the reader's candidates as a piece the model reads ri
 least ``READABLE`` of the piece's ink is that digit's, and it holds at least ``READABLE`` of
 the digit's ink: the ceiling for perfect choices among the candidates; it about doubles
 the run time), the mean confidence of the digits read and its expected calibration error
-(15 bins; a digit read counts as right when it is one of the longest common subsequence of
-the reading and the number, as :class:`difflib.SequenceMatcher` aligns them), and the mean
-time per number; and the overall whole-number accuracy, confidence calibration error and mean
-time per number of the 4-digit conditions not drawn with a pen (target: at least 95%, under
-300 ms: ``target_met``), and of the pen-drawn ones.
+(15 bins; which digits read are right: :func:`~digitrec.piece_verifier.digits_read_right`), and the mean
+time per number; and the overall whole-number accuracy and mean time per number of the
+4-digit conditions not drawn with a pen (target: at least 95%, under 300 ms:
+``target_met``), and of the pen-drawn ones, with how well their digits' confidences tell
+right from wrong (calibration error, log loss, ROC AUC), beside the same for the model's
+probability alone (what the confidence was before :func:`~digitrec.segment.digit_confidence`).
 
 With ``--without-verifier`` the model's piece verifier (:mod:`digitrec.piece_verifier`) is
 left out, for a side-by-side comparison on the same numbers. With ``--oracle-verifier`` it is
@@ -51,11 +52,11 @@ import json
 import sys
 import time
 from dataclasses import replace
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import log_loss, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
@@ -63,7 +64,7 @@ from digitrec import load_model  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.evaluation import calibration_error  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
-from digitrec.piece_verifier import ink_owners, main_digits, whole_digit_labels  # noqa: E402
+from digitrec.piece_verifier import digits_read_right, ink_owners, main_digits, whole_digit_labels  # noqa: E402
 from digitrec.segment import VERIFIER_FLOOR, candidate_digits, read_ink, read_number  # noqa: E402
 from digitrec.synthetic import NUMBER_STYLES  # noqa: E402
 
@@ -109,8 +110,19 @@ def _share(totals: list) -> float | None:
     return round(totals[0] / totals[1], 4) if totals[1] else None
 
 
-def _ece(confidences: tuple[list, list]) -> float | None:
-    return round(calibration_error(*confidences), 4) if confidences[0] else None
+def _confidence_scores(digits: list[tuple[float, float, bool]]) -> dict[str, float] | None:
+    """How well the confidences of digits read (confidence, model's probability, right) tell
+    right from wrong, and the model's probability alone."""
+    if not digits:
+        return None
+    confidence, probability, right = (np.array(column) for column in zip(*digits))
+    scores = {}
+    for name, values in (("", confidence), ("model_alone_", probability)):
+        scores[f"{name}ece"] = round(calibration_error(values, right), 4)
+        scores[f"{name}log_loss"] = round(float(log_loss(right, values, labels=[False, True])), 4)
+        if len(np.unique(right)) == 2:
+            scores[f"{name}roc_auc"] = round(float(roc_auc_score(right, values)), 4)
+    return scores
 
 
 def _ms(totals: list) -> float | None:
@@ -127,15 +139,6 @@ def candidates_hold_every_digit(classifier, image, owner: np.ndarray, truth: str
         if purity >= READABLE and coverages[main] >= READABLE and candidate.label == truth[main - 1]:
             found.add(main)
     return len(found) == len(truth)
-
-
-def digits_read_right(read: str, truth: str) -> list[bool]:
-    """Whether each digit of a reading is right: one of the digits it has in common with the
-    number, in order (a reading with a digit too many or too few keeps the others right)."""
-    right = [False] * len(read)
-    for block in SequenceMatcher(None, read, truth, autojunk=False).get_matching_blocks():
-        right[block.a:block.a + block.size] = [True] * block.size
-    return right
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -175,7 +178,7 @@ def main() -> None:
         classifier = replace(classifier, piece_verifier=oracle)
     results: dict[str, dict] = {}
     four = {False: [0, 0, 0.0], True: [0, 0, 0.0]}  # pen-drawn or not: right, numbers, seconds reading them
-    four_confidences = {False: ([], []), True: ([], [])}  # pen-drawn or not: digits' confidences, rightness
+    four_digits = {False: [], True: []}  # pen-drawn or not: (confidence, model's probability, right) per digit read
     saved = 0
     start_all = time.perf_counter()
     for name in args.conditions.split(","):
@@ -202,8 +205,11 @@ def main() -> None:
             if args.candidates:
                 candidates_right += candidates_hold_every_digit(classifier, img, owner, truth)
             right += reading.number == truth
+            read_right = digits_read_right(reading.number, truth)
             confidences += [d.confidence for d in reading.digits]
-            rights += digits_read_right(reading.number, truth)
+            rights += read_right
+            if length == 4:
+                four_digits[style.pen] += [(d.confidence, d.probability, r) for d, r in zip(reading.digits, read_right)]
             count_right += len(reading.number) == length
             edits += min(edit_distance(reading.number, truth), length)
             digits_total += length
@@ -227,22 +233,20 @@ def main() -> None:
             totals[0] += right
             totals[1] += args.n
             totals[2] += elapsed
-            four_confidences[style.pen][0].extend(confidences)
-            four_confidences[style.pen][1].extend(rights)
     print(json.dumps({
         "model": classifier.origin,
         "piece_verifier": "oracle" if oracle else classifier.piece_verifier is not None,
         "seed": args.seed,
         "split": args.split,
         "four_digit_number_accuracy": _share(four[False]),
-        "four_digit_confidence_ece": _ece(four_confidences[False]),
+        "four_digit_confidence": _confidence_scores(four_digits[False]),
         "four_digit_ms_per_number": _ms(four[False]),
         "four_digit_conditions": [name for name in results
                                   if NUMBER_STYLES[name].digits == 4 and not NUMBER_STYLES[name].pen],
         "target_four_digit": TARGET_FOUR_DIGIT,
         "target_met": (_share(four[False]) or 0.0) >= TARGET_FOUR_DIGIT and (_ms(four[False]) or 0.0) < TARGET_MS,
         "pen_four_digit_number_accuracy": _share(four[True]),
-        "pen_four_digit_confidence_ece": _ece(four_confidences[True]),
+        "pen_four_digit_confidence": _confidence_scores(four_digits[True]),
         "pen_four_digit_ms_per_number": _ms(four[True]),
         "pen_four_digit_conditions": [name for name in results if NUMBER_STYLES[name].pen],
         "conditions": results,

@@ -147,6 +147,7 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
     verifier = metrics.get("piece_verifier")
     if verifier:
         held_out = verifier.get("held_out") or {}
+        confidence = verifier.get("digit_confidence")
         body.add(**{"Reading whole numbers": (
             "The Space also reads numbers of several digits, cutting touching digits apart and "
             "keeping the reading the model and the cut shapes agree on best (`digitrec.segment`). "
@@ -161,7 +162,17 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                f"{held_out['n_candidates']:,} pieces of the other {held_out['share']:.0%} its ROC AUC is "
                f"{held_out['roc_auc']:.4f} and its log loss {held_out['log_loss']:.4f}" if held_out else "")
             + ". Load it like the model, trusting the types `config.json` lists under "
-            "`piece_verifier.trusted_types`. Reproduce with "
+            "`piece_verifier.trusted_types`."
+            + (f" Each digit read gets a confidence, how likely it is right: a logistic map of the logits of "
+               "this model's probability for its label and the verifier's that it is one whole digit "
+               "(`config.json`'s `piece_verifier.digit_confidence`), fitted on the "
+               f"{confidence['n_digits']:,} digits read in {confidence['n_numbers']:,} numbers composed from "
+               f"distorted copies of training digits (seed {confidence['seed']}; {confidence['share_right']:.1%} "
+               "right, as with new digits): log loss "
+               f"{confidence['log_loss']:.4f} there, against {confidence['log_loss_model_alone']:.4f} for "
+               "the model's probability alone, which is about 0.97 for nearly every piece, right or wrong."
+               if confidence and "log_loss" in confidence else "")
+            + " Reproduce with "
             f"`python -m training.train_verifier --model DIR --data {data_argument}`."
         )})
     own_types = [name for name in config.get("trusted_types", []) if name.startswith("digitrec.")]

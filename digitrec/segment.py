@@ -49,6 +49,10 @@ ink is mapped again on its own, see :func:`_number_ink`), then:
    the line and the model's probabilities together, where a merged pair or a fragment
    gives itself away even though its top probability is high.
 
+Each digit read gets a confidence, how likely it is right: with a piece verifier, from the
+model's probability for its label and the verifier's that its ink is one whole digit
+(:func:`digit_confidence`); without one, the model's probability.
+
 Boxes are reported in the coordinates of the input image (after EXIF orientation) as
 ``(left, top, right, bottom)`` with right and bottom exclusive, like :meth:`PIL.Image.crop`.
 """
@@ -166,11 +170,15 @@ Box = tuple[int, int, int, int]
 
 @dataclass(frozen=True)
 class DigitReading:
-    """One digit of a number: its label, the model's probability for it, and where it is."""
+    """One digit of a number: its label, how likely it is right, and where it is."""
 
     label: str
-    confidence: float
+    confidence: float  # :func:`digit_confidence`
     box: Box  # (left, top, right, bottom) in input-image pixels, right/bottom exclusive
+    #: What the confidence comes from: the model's probability for the label, and the piece
+    #: verifier's that the digit's ink is one whole digit (1 without a verifier).
+    probability: float = 1.0
+    whole: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"label": self.label, "confidence": float(self.confidence), "box": [int(v) for v in self.box]}
@@ -237,6 +245,8 @@ class _Segment:
     cut_ink: float = 0.0
     #: The digit it is read as, once classified.
     digit: int | None = None
+    #: The piece verifier's probability that it is one whole digit, once classified (1 without a verifier).
+    whole: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -377,13 +387,34 @@ def read_ink(classifier: Any, ink: np.ndarray, scale: tuple[float, float] = (1.0
     classes = list(classifier.classes)
     digits, images = [], []
     for segment in (s for r in path for s in r.segments):
-        p = segment.probabilities
-        best = int(np.argmax(p))
-        digits.append(DigitReading(classes[best], float(p[best]), _scaled_box(segment.box, scale, origin, size)))
+        probability = float(np.max(segment.probabilities))
+        digits.append(DigitReading(classes[int(np.argmax(segment.probabilities))],
+                                   digit_confidence(classifier, probability, segment.whole),
+                                   _scaled_box(segment.box, scale, origin, size), probability, segment.whole))
         images.append(segment.image)
     if not digits:
         raise InvalidImageError(_EMPTY_MESSAGE)
     return NumberReading("".join(d.label for d in digits), digits, images)
+
+
+def digit_confidence(classifier: Any, probability: float, whole: float) -> float:
+    """How likely a digit read is right, from the model's ``probability`` for its label and
+    the piece verifier's that its ink is one whole digit (``whole``): the logistic map fitted
+    with the verifier (``config.json``'s ``piece_verifier.digit_confidence``, see
+    :func:`digitrec.piece_verifier.fit_digit_confidence`); without a verifier or map, ``probability``."""
+    weights = (classifier.config.get("piece_verifier") or {}).get("digit_confidence")
+    if getattr(classifier, "piece_verifier", None) is None or not weights:
+        return probability
+    (model, verifier), = confidence_logits(np.array([probability]), np.array([whole]))
+    return float(1.0 / (1.0 + math.exp(-(weights["intercept"] + weights["model"] * model
+                                          + weights["verifier"] * verifier))))
+
+
+def confidence_logits(probability: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """The inputs of :func:`digit_confidence`'s map: the logits of the model's and the
+    verifier's probabilities (clipped to ``VERIFIER_FLOOR``..1 - ``VERIFIER_FLOOR``), one row per digit."""
+    clipped = np.clip(np.column_stack([probability, whole]), VERIFIER_FLOOR, 1 - VERIFIER_FLOOR)
+    return np.log(clipped / (1 - clipped))
 
 
 class CandidateDigit(NamedTuple):
@@ -853,7 +884,8 @@ def _classify(classifier: Any, segments: list[_Segment], line: _Line) -> None:
     if verifier is not None:
         whole = verifier.predict_proba(np.stack([_piece_features(s, line) for s in usable]))[:, 1]
         for segment, q in zip(usable, whole):
-            segment.doubt -= VERIFIER_WEIGHT * math.log(max(float(q), VERIFIER_FLOOR))
+            segment.whole = float(q)
+            segment.doubt -= VERIFIER_WEIGHT * math.log(max(segment.whole, VERIFIER_FLOOR))
 
 
 def _shared_ink(a: _Segment, b: _Segment) -> float:

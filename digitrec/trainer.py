@@ -143,7 +143,8 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
     }
     _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results)
     progress.step("training the piece verifier for reading whole numbers")  # it also writes the card
-    metrics["piece_verifier"] = add_piece_verifier(out, dataset.x_train, QUICK_VERIFIER_NUMBERS if quick else N_NUMBERS,
+    metrics["piece_verifier"] = add_piece_verifier(out, dataset.x_train, dataset.y_train,
+                                                   QUICK_VERIFIER_NUMBERS if quick else N_NUMBERS,
                                                    seed=seed, repo_id=repo_id)
     print(f"chosen: {best.name}, test accuracy {metrics['test_accuracy']:.4f}, "
           f"{metrics['predict_ms_per_image']:.2f} ms/image, total {metrics['training_seconds'] / 60:.1f} min -> {out}",

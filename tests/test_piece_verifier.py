@@ -18,9 +18,12 @@ import pytest
 from digitrec.artifacts import BUNDLED_DIR, CARD_FILE, CONFIG_FILE, METRICS_FILE, PIECE_VERIFIER_FILE, read_json, write_json
 from digitrec.classifier import load_directory
 from digitrec.data import load_sklearn_digits
-from digitrec.piece_verifier import add_piece_verifier, labelled_candidates, train_piece_verifier, whole_digit_labels
+from dataclasses import replace
+
+from digitrec.piece_verifier import (add_piece_verifier, digits_read_right, distorted_pool, fit_digit_confidence,
+                                     labelled_candidates, train_piece_verifier, whole_digit_labels)
 from digitrec.normalize import ink_map
-from digitrec.segment import PIECE_FEATURES, candidate_digits, read_number
+from digitrec.segment import PIECE_FEATURES, candidate_digits, digit_confidence, read_number
 from digitrec.synthetic import NUMBER_STYLES, compose_number
 from test_segment import BROKEN_4, draw_number, template
 
@@ -131,14 +134,16 @@ def test_verifier_is_saved_beside_the_model_and_loaded_with_it(classifier, digit
     (directory / PIECE_VERIFIER_FILE).unlink(missing_ok=True)
     assert load_directory(directory, "test").piece_verifier is None
 
-    report = add_piece_verifier(directory, digits[0], n_numbers=40, seed=1, repo_id="someone/digits")
+    report = add_piece_verifier(directory, *digits, n_numbers=40, seed=1, repo_id="someone/digits")
 
     config = read_json(directory / CONFIG_FILE)
     assert config["piece_verifier"]["trusted_types"] == [
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    assert set(config["piece_verifier"]["digit_confidence"]) == {"intercept", "model", "verifier"}
     assert read_json(directory / METRICS_FILE)["piece_verifier"] == report
     card = (directory / CARD_FILE).read_text(encoding="utf-8")
     assert "# someone/digits" in card and "# Reading whole numbers" in card and f"{report['n_numbers']:,} numbers" in card
+    assert f"{report['digit_confidence']['n_digits']:,} digits read" in card
     loaded = load_directory(directory, "test")
     features = np.stack([x for x, _ in labelled_candidates(loaded, *compose_number(list(digits[0][:4]), 3))])
     assert loaded.piece_verifier.predict_proba(features).shape == (len(features), 2)
@@ -148,6 +153,27 @@ def test_bundled_model_has_a_verifier(classifier):
     assert classifier.piece_verifier is not None
     report = classifier.metrics["piece_verifier"]
     assert report["n_numbers"] >= 1000 and report["held_out"]["roc_auc"] > 0.95
+    assert report["digit_confidence"]["log_loss"] < report["digit_confidence"]["log_loss_model_alone"]
+
+
+def test_a_digit_read_is_right_when_it_lines_up_with_the_number():
+    assert digits_read_right("2026", "2026") == [True] * 4
+    assert digits_read_right("516", "1516") == [True] * 3, "a digit missed leaves the others right"
+    extra = digits_read_right("41103", "4103")
+    assert len(extra) == 5 and sum(extra) == 4, "one digit too many is wrong, the others right"
+    assert digits_read_right("7", "1") == [False] and digits_read_right("", "12") == []
+
+
+def test_digit_confidence_follows_the_verifiers_doubt(classifier, digits):
+    """Fitted on numbers of distorted digits the bundled model reads: a digit the verifier doubts is less likely right."""
+    weights, report = fit_digit_confidence(classifier, classifier.piece_verifier, *distorted_pool(*digits, seed=3),
+                                           n_numbers=60, seed=3)
+    assert weights["verifier"] > 0 and report["n_digits"] >= 120 and 0.5 < report["share_right"] < 1
+    assert report["log_loss"] < report["log_loss_model_alone"]
+
+    sure, doubted = (digit_confidence(classifier, 0.97, whole) for whole in (0.999, 0.05))
+    assert sure > 0.97 > 0.8 > doubted, (sure, doubted)
+    assert digit_confidence(replace(classifier, piece_verifier=None), 0.97, 0.05) == 0.97, "no verifier: the model's"
 
 
 @pytest.mark.parametrize("number", ["575", "355", "822", "811"])

@@ -4,8 +4,10 @@
 
 ``python -m training.train`` already does this for the model it trains; run this to add
 or retrain the verifier of an existing model without retraining the model. The verifier
-is written next to the model (``piece_verifier.skops``), and ``config.json``,
-``metrics.json`` and the card are updated. Prints the training report as JSON.
+is written next to the model (``piece_verifier.skops``); ``config.json`` gets its trusted
+types and the map from its and the model's probabilities to each digit's confidence
+(fitted with it), ``metrics.json`` the report, and the card is rewritten. Prints the
+training report as JSON.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         dataset = load_mnist(args.data, cache_dir=args.cache_dir)
-        report = add_piece_verifier(args.model, dataset.x_train, args.numbers, args.seed, args.repo_id)
+        report = add_piece_verifier(args.model, dataset.x_train, dataset.y_train, args.numbers, args.seed, args.repo_id)
     except DigitrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
