@@ -217,7 +217,10 @@ def fit_digit_confidence(classifier: Any, verifier: Any, digits: np.ndarray, lab
     """How likely a digit read with ``verifier`` is right, from the model's probability for its
     label and the verifier's that it is one whole digit: a logistic regression on their logits
     (:func:`~digitrec.segment.confidence_logits`) over the digits read in ``n_numbers`` numbers
-    composed from ``digits`` and their ``labels`` (right: :func:`digits_read_right`).
+    composed from ``digits`` and their ``labels`` (right: :func:`digits_read_right`), with
+    weights of at least 0, so that neither a lower probability ever raises the confidence
+    (an input fitted a negative weight is left out and the rest fitted again; the loss is
+    convex, so that is the best fit with weights of at least 0).
 
     Returns the map's weights (``config.json``'s ``piece_verifier.digit_confidence``) and a
     report: how many digits, the share right, and the log loss of the model's probability
@@ -242,11 +245,19 @@ def fit_digit_confidence(classifier: Any, verifier: Any, digits: np.ndarray, lab
         return None, report
     probability, whole = np.array(evidence).T
     X = confidence_logits(probability, whole)
-    fitted = LogisticRegression().fit(X, y)
-    weights = {"intercept": float(fitted.intercept_[0]), "model": float(fitted.coef_[0, 0]),
-               "verifier": float(fitted.coef_[0, 1])}
+    inputs = [0, 1]  # the model's, the verifier's
+    fitted = LogisticRegression().fit(X[:, inputs], y)
+    while (fitted.coef_[0] < 0).any():
+        inputs = [k for k, w in zip(inputs, fitted.coef_[0]) if w >= 0]
+        fitted = LogisticRegression().fit(X[:, inputs], y) if inputs else None
+        if fitted is None:
+            report["not_fitted"] = "neither probability made a digit more likely right: the model's is kept"
+            return None, report
+    coef = dict(zip(inputs, fitted.coef_[0]))
+    weights = {"intercept": float(fitted.intercept_[0]), "model": float(coef.get(0, 0.0)),
+               "verifier": float(coef.get(1, 0.0))}
     report["log_loss_model_alone"] = round(float(log_loss(y, probability)), 4)
-    report["log_loss"] = round(float(log_loss(y, fitted.predict_proba(X)[:, 1])), 4)
+    report["log_loss"] = round(float(log_loss(y, fitted.predict_proba(X[:, inputs])[:, 1])), 4)
     return weights, report
 
 

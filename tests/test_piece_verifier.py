@@ -168,11 +168,13 @@ def test_digit_confidence_follows_the_verifiers_doubt(classifier, digits):
     """Fitted on numbers of distorted digits the bundled model reads: a digit the verifier doubts is less likely right."""
     weights, report = fit_digit_confidence(classifier, classifier.piece_verifier, *distorted_pool(*digits, seed=3),
                                            n_numbers=60, seed=3)
-    assert weights["verifier"] > 0 and report["n_digits"] >= 120 and 0.5 < report["share_right"] < 1
+    assert weights["verifier"] > 0 and weights["model"] >= 0
+    assert report["n_digits"] >= 120 and 0.5 < report["share_right"] < 1
     assert report["log_loss"] < report["log_loss_model_alone"]
 
     sure, doubted = (digit_confidence(classifier, 0.97, whole) for whole in (0.999, 0.05))
     assert sure > 0.97 > 0.8 > doubted, (sure, doubted)
+    assert digit_confidence(classifier, 0.03, 0.999) <= sure, "a lower probability never raises the confidence"
     assert digit_confidence(replace(classifier, piece_verifier=None), 0.97, 0.05) == 0.97, "no verifier: the model's"
 
 
