@@ -187,7 +187,7 @@ def main() -> None:
         rng = np.random.default_rng([args.seed, list(NUMBER_STYLES).index(SAME_NUMBERS_AS.get(name, name))])
         right = edits = digits_total = count_right = ceiling_right = candidates_right = 0
         elapsed = 0.0
-        confidences, rights = [], []
+        digits_read = []  # (confidence, model's probability, right) per digit read
         for _ in range(args.n):
             idx = rng.choice(len(x_digits), size=length, replace=False)
             truth = "".join(str(int(d)) for d in y_digits[idx])
@@ -205,17 +205,15 @@ def main() -> None:
             if args.candidates:
                 candidates_right += candidates_hold_every_digit(classifier, img, owner, truth)
             right += reading.number == truth
-            read_right = digits_read_right(reading.number, truth)
-            confidences += [d.confidence for d in reading.digits]
-            rights += read_right
-            if length == 4:
-                four_digits[style.pen] += [(d.confidence, d.probability, r) for d, r in zip(reading.digits, read_right)]
+            digits_read += [(d.confidence, d.probability, r)
+                            for d, r in zip(reading.digits, digits_read_right(reading.number, truth))]
             count_right += len(reading.number) == length
             edits += min(edit_distance(reading.number, truth), length)
             digits_total += length
             if reading.number != truth and saved < args.show_errors:
                 img.save(f"/tmp/numbers_err_{saved}_{name}_{truth}_{reading.number}.png")
                 saved += 1
+        confidences, _, rights = zip(*digits_read)
         results[name] = {
             "digits": length,
             "n": args.n,
@@ -229,6 +227,7 @@ def main() -> None:
             "ms_per_number": round(1000 * elapsed / args.n, 1),
         }
         if length == 4:
+            four_digits[style.pen] += digits_read
             totals = four[style.pen]
             totals[0] += right
             totals[1] += args.n

@@ -246,13 +246,15 @@ def fit_digit_confidence(classifier: Any, verifier: Any, digits: np.ndarray, lab
     probability, whole = np.array(evidence).T
     X = confidence_logits(probability, whole)
     inputs = [0, 1]  # the model's, the verifier's
-    fitted = LogisticRegression().fit(X[:, inputs], y)
-    while (fitted.coef_[0] < 0).any():
-        inputs = [k for k, w in zip(inputs, fitted.coef_[0]) if w >= 0]
-        fitted = LogisticRegression().fit(X[:, inputs], y) if inputs else None
-        if fitted is None:
+    while True:
+        fitted = LogisticRegression().fit(X[:, inputs], y)
+        kept = [k for k, w in zip(inputs, fitted.coef_[0]) if w >= 0]
+        if kept == inputs:
+            break
+        if not kept:
             report["not_fitted"] = "neither probability made a digit more likely right: the model's is kept"
             return None, report
+        inputs = kept
     coef = dict(zip(inputs, fitted.coef_[0]))
     weights = {"intercept": float(fitted.intercept_[0]), "model": float(coef.get(0, 0.0)),
                "verifier": float(coef.get(1, 0.0))}

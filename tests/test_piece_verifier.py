@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,6 @@ import pytest
 from digitrec.artifacts import BUNDLED_DIR, CARD_FILE, CONFIG_FILE, METRICS_FILE, PIECE_VERIFIER_FILE, read_json, write_json
 from digitrec.classifier import load_directory
 from digitrec.data import load_sklearn_digits
-from dataclasses import replace
-
 from digitrec.piece_verifier import (add_piece_verifier, digits_read_right, distorted_pool, fit_digit_confidence,
                                      labelled_candidates, train_piece_verifier, whole_digit_labels)
 from digitrec.normalize import ink_map
