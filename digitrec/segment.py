@@ -66,6 +66,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
+from scipy.special import expit, logit
 from skimage.morphology import skeletonize
 
 from digitrec.errors import InvalidImageError
@@ -406,15 +407,13 @@ def digit_confidence(classifier: Any, probability: float, whole: float) -> float
     if getattr(classifier, "piece_verifier", None) is None or not weights:
         return probability
     (model, verifier), = confidence_logits(np.array([probability]), np.array([whole]))
-    return float(1.0 / (1.0 + math.exp(-(weights["intercept"] + weights["model"] * model
-                                          + weights["verifier"] * verifier))))
+    return float(expit(weights["intercept"] + weights["model"] * model + weights["verifier"] * verifier))
 
 
 def confidence_logits(probability: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """The inputs of :func:`digit_confidence`'s map: the logits of the model's and the
     verifier's probabilities (clipped to ``VERIFIER_FLOOR``..1 - ``VERIFIER_FLOOR``), one row per digit."""
-    clipped = np.clip(np.column_stack([probability, whole]), VERIFIER_FLOOR, 1 - VERIFIER_FLOOR)
-    return np.log(clipped / (1 - clipped))
+    return logit(np.clip(np.column_stack([probability, whole]), VERIFIER_FLOOR, 1 - VERIFIER_FLOOR))
 
 
 class CandidateDigit(NamedTuple):
