@@ -18,7 +18,10 @@ Writes are durable and atomic, and safe from many threads and processes at once:
   :func:`fcntl.flock` on ``corrections.jsonl``, in one ``write`` on an ``O_APPEND``
   descriptor, then fsynced: lines never interleave, and a line only ever refers to files
   already on disk. A partial last line (a crash mid-write) is closed with a newline
-  before the next line is appended, so it never swallows a good line.
+  before the next line is appended, so it never swallows a good line;
+* when :meth:`CorrectionStore.add` fails (a file or the line cannot be written), it
+  removes that correction's files before raising, so no file is left without a line (a
+  line written but not fsynced then names missing files, and :func:`load` skips it).
 
 :func:`load` reads the store back for training; corrupt lines (invalid JSON, a bad
 label, a missing or malformed ``.npy``) are skipped with a :class:`CorruptCorrectionWarning`
@@ -136,7 +139,12 @@ class CorrectionStore:
             "model_revision": "" if model_revision is None else str(model_revision),
             "image_sha256": hashlib.sha256(data).hexdigest(),
         }
-        self._append(json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n")
+        try:
+            self._append(json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n")
+        except BaseException:  # no line names the files: remove them rather than leave orphans
+            for item in pending:
+                item.final.unlink(missing_ok=True)
+            raise
         log.info("stored correction %s: %s -> %s", correction_id, record["predicted"], corrected)
         return correction_id
 

@@ -216,6 +216,17 @@ def test_failed_write_leaves_no_file_behind(tmp_path, monkeypatch):
     assert_stored_exactly(tmp_path, submit(str(tmp_path), [7]))  # the store works on
 
 
+def test_failed_append_leaves_no_file_behind(tmp_path):
+    """The log cannot be opened (a directory stands at its path): the moved files go, nothing is orphaned."""
+    image, normalized, _ = sample(0)
+    store = CorrectionStore(tmp_path)
+    store.log_path.mkdir()
+    with pytest.raises(IsADirectoryError):
+        store.add(image, normalized, predicted="3", corrected="8", model_revision="x")
+    assert list(tmp_path.iterdir()) == [store.log_path]  # no image, .npy or temporary file
+    store.log_path.rmdir()
+    assert_stored_exactly(tmp_path, submit(str(tmp_path), [7]))  # the store works on
+
 def test_empty_store_loads_empty(tmp_path):
     images, labels, records = load(tmp_path / "nothing-yet")
     assert images.shape == (0, 28, 28) and labels.shape == (0,) and records == []
