@@ -123,7 +123,9 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
             "predictions (`CalibratedClassifierCV(method='temperature')`). Reproduce with "
             f"`python -m training.train --data {data_argument} --out DIR"
             f"{' --quick' if metrics['data'].get('quick') else ''}` "
-            f"(took {metrics['training_seconds'] / 60:.1f} minutes on 2 CPU cores)."
+            f"(took {metrics['training_seconds'] / 60:.1f} minutes"
+            + (f" on {metrics['cpu_count']} CPU cores" if metrics.get("cpu_count") else "")
+            + ")."
         ),
     })
     body.add_hyperparams("Training procedure/Hyperparameters",

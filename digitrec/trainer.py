@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -140,6 +141,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         "cut_pieces": pieces if candidate.cut_pieces and n_pieces else None,
         "extra_data": {"source": str(extra_data), "n": len(y_extra)} if extra_data is not None else None,
         "training_seconds": time.monotonic() - start,
+        "cpu_count": os.cpu_count(),  # the card says what the training time was measured on
     }
     _write_artifacts(Path(out), model, metrics, X_test, y_test, proba, results)
     progress.step("training the piece verifier for reading whole numbers")  # it also writes the card

@@ -1,6 +1,7 @@
 """The whole training pipeline end to end, on scikit-learn's bundled digits (fresh-clone safe)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from sklearn.svm import SVC
 
 import digitrec
 from digitrec import plots
+from digitrec.card import write_card
 from digitrec.data import load_sklearn_digits
 from digitrec.normalize import normalize_many
 from digitrec.selection import CandidateResult, chosen, served_digits
@@ -77,6 +79,20 @@ def test_card_parses_with_model_index(quick_run):
                         ("Precision-recall curves", plots.PR_PNG), ("Misclassified digits", plots.ERRORS_PNG),
                         ("Candidate comparison", plots.COMPARISON_PNG)]:
         assert f"![{title}]({name})" in card.text, "each plot's alt text names it"
+    assert metrics["cpu_count"] == os.cpu_count()
+    assert f"minutes on {os.cpu_count()} CPU cores)." in card.text
+
+
+def test_card_names_the_cpu_cores_only_when_the_metrics_record_them(classifier, tmp_path):
+    """The bundled model's metrics predate ``cpu_count``: its card gives the training time alone."""
+    metrics = dict(classifier.metrics)
+    assert "cpu_count" not in metrics
+    took = f"(took {metrics['training_seconds'] / 60:.1f} minutes"
+    card = write_card(tmp_path, classifier.model, classifier.config, metrics).read_text(encoding="utf-8")
+    assert f"{took})." in card and "CPU cores" not in card
+    metrics["cpu_count"] = 3
+    card = write_card(tmp_path, classifier.model, classifier.config, metrics).read_text(encoding="utf-8")
+    assert f"{took} on 3 CPU cores)." in card
 
 
 def test_loaded_model_classifies_and_evaluate_cli_agrees(quick_run):
