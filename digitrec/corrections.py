@@ -117,18 +117,6 @@ class CorrectionStore:
         names = {"image": f"{correction_id}.{extension}", "normalized": f"{correction_id}.npy"}
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
-        pending: list[_Pending] = []
-        try:  # on any failure, no file of this correction stays behind (temporary or moved)
-            pending.append(self._write_temp(data, self.directory / names["image"]))
-            pending.append(self._write_temp(buffer.getvalue(), self.directory / names["normalized"]))
-            for item in pending:
-                os.replace(item.temp, item.final)
-            _fsync_directory(self.directory)
-        except BaseException:
-            for item in pending:  # the names hold a fresh uuid: these files are ours alone
-                item.temp.unlink(missing_ok=True)
-                item.final.unlink(missing_ok=True)
-            raise
         record = {
             "id": correction_id,
             "time": datetime.now(UTC).isoformat(),
@@ -139,10 +127,17 @@ class CorrectionStore:
             "model_revision": "" if model_revision is None else str(model_revision),
             "image_sha256": hashlib.sha256(data).hexdigest(),
         }
-        try:
-            self._append(json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n")
-        except BaseException:  # no line names the files: remove them rather than leave orphans
+        pending: list[_Pending] = []
+        try:  # on any failure, no file of this correction stays behind (temporary or moved)
+            pending.append(self._write_temp(data, self.directory / names["image"]))
+            pending.append(self._write_temp(buffer.getvalue(), self.directory / names["normalized"]))
             for item in pending:
+                os.replace(item.temp, item.final)
+            _fsync_directory(self.directory)
+            self._append(json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n")
+        except BaseException:
+            for item in pending:  # the names hold a fresh uuid: these files are ours alone
+                item.temp.unlink(missing_ok=True)
                 item.final.unlink(missing_ok=True)
             raise
         log.info("stored correction %s: %s -> %s", correction_id, record["predicted"], corrected)

@@ -227,6 +227,7 @@ def test_failed_append_leaves_no_file_behind(tmp_path):
     store.log_path.rmdir()
     assert_stored_exactly(tmp_path, submit(str(tmp_path), [7]))  # the store works on
 
+
 def test_empty_store_loads_empty(tmp_path):
     images, labels, records = load(tmp_path / "nothing-yet")
     assert images.shape == (0, 28, 28) and labels.shape == (0,) and records == []
