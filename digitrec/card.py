@@ -113,10 +113,7 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
                f"numbers of three digits run together (same spacing, sizes and baselines; seed "
                f"{metrics['cut_pieces']['seed']}, `digitrec.styles.cut_pieces`), each at least "
                f"{metrics['cut_pieces']['purity']:.0%} its own ink and holding at least "
-               f"{metrics['cut_pieces']['coverage']:.0%} of it"
-               + (f" and less than {metrics['cut_pieces']['swallowed']:.0%} of any other digit's"
-                  if "swallowed" in metrics["cut_pieces"] else "")
-               + ", kept their labels, so that the model reads "
+               f"{metrics['cut_pieces']['coverage']:.0%} of it, kept their labels, so that the model reads "
                "digits cut apart with some of a neighbour's strokes"
                if metrics.get("cut_pieces") else "")
             + (f"; {metrics['extra_data']['n']:,} images corrected by users of the app "

@@ -19,7 +19,7 @@ from joblib import Parallel, delayed
 from digitrec import synthetic
 from digitrec.errors import InvalidImageError
 from digitrec.normalize import ink_map, mnist_from_ink
-from digitrec.piece_verifier import SWALLOWED, ink_owners, main_digits
+from digitrec.piece_verifier import ink_owners, main_digits
 from digitrec.segment import PIECE_FEATURES, candidate_digits
 
 #: Share of style digits drawn from stroke templates (the rest from fonts, when installed).
@@ -111,8 +111,7 @@ def touching_pairs(digits: np.ndarray, n: int, seed: int = 0,
 #: and shifted as :data:`TOUCHING_PAIR`'s two (the model card says they are the same).
 CUT_NUMBER = replace(TOUCHING_PAIR, digits=3)
 #: A cut piece is a digit when at least ``CUT_PURITY`` of its ink is that digit's and it
-#: holds at least ``CUT_COVERAGE`` of that digit's ink (the rest: a neighbour's intruding strokes),
-#: and less than :data:`~digitrec.piece_verifier.SWALLOWED` of any other digit's (see :func:`digit_pieces`).
+#: holds at least ``CUT_COVERAGE`` of that digit's ink (the rest: a neighbour's intruding strokes).
 CUT_PURITY, CUT_COVERAGE = 0.8, 0.9
 
 
@@ -151,7 +150,7 @@ def cut_pieces(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
         ink, owner = ink_owners(image, owner)
         candidates = [c for c in candidate_digits(_EveryCut(), ink) if c.features[cut]]
         main, purity, coverages = main_digits(candidates, owner)
-        fits = digit_pieces(main, purity, coverages)
+        fits = (purity >= CUT_PURITY) & (coverages[np.arange(len(main)), main] >= CUT_COVERAGE)
         found = []
         for digit in np.unique(main[fits]):
             choices = np.flatnonzero(fits & (main == digit))
@@ -163,23 +162,7 @@ def cut_pieces(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
     images, sources = images[:n], sources[:n].astype(np.int64)
     return images, np.asarray(labels)[sources].astype(np.int64), sources, {
         "n": len(sources), "seed": seed, "gap": list(CUT_NUMBER.gap), "scale": list(CUT_NUMBER.scale),
-        "shift": CUT_NUMBER.shift, "purity": CUT_PURITY, "coverage": CUT_COVERAGE, "swallowed": SWALLOWED}
-
-
-def digit_pieces(main: np.ndarray, purity: np.ndarray, coverages: np.ndarray) -> np.ndarray:
-    """Which cut pieces count as their main digit (arguments as
-    :func:`~digitrec.piece_verifier.main_digits` returns them): mostly its ink, most of it, and
-    less than ``SWALLOWED`` of any other digit's.
-
-    A 1 has so little ink that a 6 cut out with the whole 1 before it is still over 80% the 6's;
-    labelled a 6, such pieces would teach the model to read a 1 run into a 6 as one 6, where
-    the piece verifier's labels call them not one whole digit.
-    """
-    rows = np.arange(len(main))
-    others = coverages.copy()
-    others[rows, main] = 0.0
-    return ((purity >= CUT_PURITY) & (coverages[rows, main] >= CUT_COVERAGE)
-            & (others.max(axis=1, initial=0.0) < SWALLOWED))
+        "shift": CUT_NUMBER.shift, "purity": CUT_PURITY, "coverage": CUT_COVERAGE}
 
 
 def _made_in_chunks(n: int, entropy: int | list[int],

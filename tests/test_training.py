@@ -18,7 +18,7 @@ from digitrec.card import write_card
 from digitrec.data import load_sklearn_digits
 from digitrec.normalize import normalize_many
 from digitrec.selection import CandidateResult, chosen, served_digits
-from digitrec.styles import NOT_A_DIGIT, cut_pieces, digit_pieces, touching_pairs
+from digitrec.styles import NOT_A_DIGIT, cut_pieces, touching_pairs
 from digitrec.zoo import CANDIDATES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,19 +185,6 @@ def test_touching_pairs_are_two_digits_as_one_mark():
         return float(np.median(ratios))
 
     assert width_to_height(pairs) > 1.5 * width_to_height(normalize_many(digits[:60], n_jobs=1))
-
-
-def test_a_cut_piece_holding_most_of_a_neighbour_is_not_kept_as_its_digit():
-    """A 6 cut out with the whole thin 1 before it is mostly the 6's ink, but it is a 1 and a 6:
-    not kept (the piece verifier calls it not one whole digit too); a few of the 1's strokes are."""
-    # pieces over a number of two digits (columns: paper, digit 1, digit 2)
-    main = np.array([2, 2, 2, 1])
-    purity = np.array([0.86, 0.95, 0.86, 0.9])
-    coverages = np.array([[0.0, 0.9, 1.0],    # the 6 with the whole 1
-                          [0.0, 0.2, 0.95],   # the 6 with a sliver of the 1
-                          [0.0, 0.5, 1.0],    # half the 1: as much as the verifier calls swallowed
-                          [0.0, 0.92, 0.05]])  # the 1 with a sliver of the 6
-    np.testing.assert_array_equal(digit_pieces(main, purity, coverages), [False, True, False, True])
 
 
 def test_cut_pieces_are_the_digits_they_were_cut_from():
