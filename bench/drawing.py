@@ -2,15 +2,16 @@
 
 Builds test sets from sources kept out of training: digits from held-out font families,
 MNIST *test* digits redrawn as sketchpad strokes on large transparent canvases (several
-sizes, positions and brush widths), stroke-drawn shapes MNIST under-represents (crossed
-7, curved-tail 9, open 4, 1 with a base, looped 2; drawn in a random sketch condition), simulated
-phone photos, and white-on-black PNGs (see :mod:`digitrec.synthetic`). Each image goes
-through the app's normalization (:func:`digitrec.normalize.to_mnist`) and, for
-comparison, through a textbook "plain MNIST" normalization (grayscale, invert, crop,
-fit 20x20, centre of mass), both fed to the same model. Prints one JSON object with the
-accuracy and expected calibration error (ECE, 15 bins on the top probability) of each,
-and of the MNIST test split fed directly, through ``mnist_from_ink`` (as in training)
-and through ``to_mnist`` (as a 28x28 white-on-black upload).
+sizes, positions and brush widths; the model trains on *training* digits redrawn the same
+way, :func:`digitrec.styles.sketched_digits`: the digits are new to it, the pen is not),
+stroke-drawn shapes MNIST under-represents (crossed 7, curved-tail 9, open 4, 1 with a base,
+looped 2; drawn in a random sketch condition), simulated phone photos, and white-on-black
+PNGs (see :mod:`digitrec.synthetic`). Each image goes through the app's normalization
+(:func:`digitrec.normalize.to_mnist`) and, for comparison, through a textbook "plain
+MNIST" normalization (grayscale, invert, crop, fit 20x20, centre of mass), both fed to the
+same model. Prints one JSON object with the accuracy and expected calibration error (ECE,
+15 bins on the top probability) of each, and of the MNIST test split fed directly, through
+``mnist_from_ink`` (as in training) and through ``to_mnist`` (as a 28x28 white-on-black upload).
 
 Things that are not digits are scored apart (``not_a_digit``): random pen scribbles drawn
 on the sketchpad canvas in every sketch condition, and the letters and symbols the model's

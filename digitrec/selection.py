@@ -74,10 +74,11 @@ class ExtraRows:
     """Training rows beyond the dataset's own images.
 
     Distorted copies come copy-major (see :func:`digitrec.augment.augment`) with the
-    labels and source indices of their originals; style digits, not-a-digit images (and
-    touching pairs of training digits, also not one digit), training digits cut out of numbers
-    and user corrections are used as they are. Pairs and pieces come with the index of the
-    training digit they were made from (a pair: its first digit).
+    labels and source indices of their originals; style digits, training digits redrawn as
+    sketches, not-a-digit images (and touching pairs of training digits, also not one digit),
+    training digits cut out of numbers and user corrections are used as they are. Sketches,
+    pairs and pieces come with the index of the training digit they were made from (a pair:
+    its first digit).
     """
 
     X_aug: np.ndarray
@@ -86,6 +87,9 @@ class ExtraRows:
     copies: int
     X_style: np.ndarray
     y_style: np.ndarray
+    X_sketched: np.ndarray
+    y_sketched: np.ndarray
+    sketched_source: np.ndarray
     X_other: np.ndarray
     X_pairs: np.ndarray
     pairs_source: np.ndarray
@@ -107,10 +111,11 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: Ext
 
     In order: the dataset rows (a random subsample for slow families when
     ``subsample_seed`` is given), the candidate's distorted copies (grouped with the
-    index of their source, so copies stay in one fold), style digits, not-a-digit images,
-    touching pairs and cut pieces (grouped with the training digit they were made from: a
-    cut piece is a near-copy of it), and user corrections (each a group of its own). The
-    groups are right for ``X`` being the whole training split (the final, calibrated fit).
+    index of their source, so copies stay in one fold), style digits, sketched training
+    digits, not-a-digit images, touching pairs and cut pieces (sketches, pairs and pieces
+    grouped with the training digit they were made from: a sketch redraws it, a cut piece is
+    a near-copy of it), and user corrections (each a group of its own). The groups are right
+    for ``X`` being the whole training split (the final, calibrated fit).
     """
     groups = np.arange(len(y))
     if subsample_seed is not None and candidate.max_train and len(X) > candidate.max_train:
@@ -130,6 +135,9 @@ def training_rows(candidate: Candidate, X: np.ndarray, y: np.ndarray, extra: Ext
     if candidate.style_digits:
         n = min(candidate.style_digits, len(extra.y_style))
         add(extra.X_style[:n], extra.y_style[:n])
+    if candidate.sketched_digits:
+        n = min(candidate.sketched_digits, len(extra.y_sketched))
+        add(extra.X_sketched[:n], extra.y_sketched[:n], extra.sketched_source[:n])
     if candidate.non_digits:
         n = min(candidate.non_digits, len(extra.X_other))
         add(extra.X_other[:n], np.full(n, NOT_A_DIGIT))

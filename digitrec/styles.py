@@ -1,6 +1,7 @@
 """Style diversity for training: digits from handwriting fonts and pen-stroke templates,
-digits as the number reader cuts them out of a written number, and the things that are not
-one digit (scribbles, letters, two digits run together).
+training digits redrawn as sketchpad strokes, digits as the number reader cuts them out of
+a written number, and the things that are not one digit (scribbles, letters, two digits run
+together).
 
 MNIST under-represents styles people draw on the Space (crossed sevens, curved-tail
 nines, open fours, typeset-looking digits). These digits come from the *training* side of
@@ -53,6 +54,31 @@ def style_digits(n: int, seed: int = 0, n_jobs: int = -1) -> tuple[np.ndarray, n
         "font_families": sorted({f.family for f in fonts}),
     }
     return images, labels[made].astype(np.int64), description
+
+
+def sketched_digits(digits: np.ndarray, labels: np.ndarray, n: int, seed: int = 0,
+                    n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """``n`` of ``digits`` ((m, 28, 28) uint8, 255 = ink; ``labels`` their digits) redrawn as
+    on the Space's sketchpad, MNIST-normalized through the app's ink map; their labels, and the
+    index in ``digits`` of the digit each redraws (cross-validation keeps the two in one group).
+
+    Each digit's skeleton is drawn with a round pen on a transparent canvas
+    (:func:`digitrec.synthetic.sketch_canvas`) in one of :data:`~digitrec.synthetic.SKETCH_CONDITIONS`
+    drawn at random: an even stroke of any width with round ends, not MNIST's scanned pen. The
+    same ``n`` digits, each once, for a seed. Pass training digits only, never test digits.
+    """
+    if n == 0:
+        return np.empty((0, 28, 28), np.float32), np.empty((0,), np.int64), np.empty((0,), np.int64), {"n": 0}
+    picked = np.random.default_rng([seed, 4]).permutation(len(digits))[:n]
+    conditions = sorted(synthetic.SKETCH_CONDITIONS)
+
+    def make(i: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+        condition = conditions[int(rng.integers(len(conditions)))]
+        return [(ink_map(synthetic.sketch_canvas(digits[picked[i]], rng, condition)), int(picked[i]))]
+
+    images, sources = _made_in_chunks(len(picked), [seed, 4], make, n_jobs)
+    return images, np.asarray(labels)[sources].astype(np.int64), sources, {
+        "n": len(sources), "seed": seed, "conditions": conditions}
 
 
 #: Label given to things that are not digits (scribbles, letters, symbols) in training.

@@ -30,7 +30,7 @@ from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
 from digitrec.selection import (CandidateResult, ExtraRows, Progress, chosen, grid_points, served_digits,
                                 training_rows, tune)
 from digitrec.serialization import save_model
-from digitrec.styles import cut_pieces, non_digits, style_digits, touching_pairs
+from digitrec.styles import cut_pieces, non_digits, sketched_digits, style_digits, touching_pairs
 from digitrec.zoo import CANDIDATES, Candidate
 
 CLASSES = [str(d) for d in range(10)]
@@ -86,11 +86,19 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         print(f"style digits: {styles['from_fonts']:,} from {len(styles['font_families'])} font families, "
               f"{styles['from_stroke_templates']:,} from stroke templates", file=stream, flush=True)
 
+    n_sketched = _most(candidates, "sketched_digits", QUICK_STYLE_DIGITS if quick else None)
+    # validation digits stay out of sketches, pairs and pieces; their sources are indices of the whole training split
+    X_sketched, y_sketched, sketched_sources, sketched = sketched_digits(dataset.x_train[train_idx], y_all[train_idx],
+                                                                         n_sketched, seed=seed)
+    X_sketched = X_sketched.reshape(-1, 784)
+    if n_sketched:
+        print(f"sketched digits: {len(y_sketched):,} training digits redrawn as sketchpad strokes "
+              f"({time.monotonic() - start:.0f}s so far)", file=stream, flush=True)
+
     n_other = _most(candidates, "non_digits", QUICK_STYLE_DIGITS if quick else None)
     X_other, others = non_digits(n_other, seed=seed)
     X_other = X_other.reshape(-1, 784)
     n_pairs = _most(candidates, "touching_pairs", QUICK_STYLE_DIGITS if quick else None)
-    # validation digits stay out of pairs and pieces; their sources are indices of the whole training split
     X_pairs, pair_sources, pairs = touching_pairs(dataset.x_train[train_idx], n_pairs, seed=seed)
     X_pairs = X_pairs.reshape(-1, 784)
     n_pieces = _most(candidates, "cut_pieces", QUICK_STYLE_DIGITS if quick else None)
@@ -98,7 +106,8 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
                                                            seed=seed)
     X_pieces = X_pieces.reshape(-1, 784)
 
-    extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_other, X_pairs,
+    extra = ExtraRows(X_aug, y_all[aug_source], aug_source, copies, X_style, y_style, X_sketched, y_sketched,
+                      train_idx[sketched_sources], X_other, X_pairs,
                       train_idx[pair_sources], X_pieces, y_pieces, train_idx[piece_sources], X_extra, y_extra)
     extra_in_train = extra.restricted_to(train_idx)
     grids = [c.quick_grid if quick else c.grid for c in candidates]
@@ -136,6 +145,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         "augmentation": ({"copies": copies, "seed": seed, "distortion": Distortion().as_dict()}
                          if candidate.augment_copies and copies else None),
         "style_digits": styles if candidate.style_digits and n_style else None,
+        "sketched_digits": sketched if candidate.sketched_digits and n_sketched else None,
         "not_a_digit": others if candidate.non_digits and n_other else None,
         "touching_pairs": pairs if candidate.touching_pairs and n_pairs else None,
         "cut_pieces": pieces if candidate.cut_pieces and n_pieces else None,

@@ -38,6 +38,7 @@ class Candidate:
     quick_grid: dict[str, list[Any]] = field(default_factory=dict)
     augment_copies: int = 0  # distorted copies of each training image (see digitrec.augment)
     style_digits: int = 0  # font and stroke-template digits added to training (see digitrec.styles)
+    sketched_digits: int = 0  # training digits redrawn as sketchpad strokes, with their labels
     non_digits: int = 0  # scribbles and letters added as an extra "not a digit" class
     touching_pairs: int = 0  # two training digits run together, added to that class too
     cut_pieces: int = 0  # training digits cut out of numbers by the number reader, with their labels
@@ -126,6 +127,7 @@ CANDIDATES: dict[str, Candidate] = {
             quick_grid={"svc__C": [10.0]},
             augment_copies=2,
             style_digits=6000,
+            sketched_digits=20000,
             non_digits=3000,
             touching_pairs=12000,
             cut_pieces=12000,

@@ -18,7 +18,7 @@ from digitrec.card import write_card
 from digitrec.data import load_sklearn_digits
 from digitrec.normalize import normalize_many
 from digitrec.selection import CandidateResult, chosen, served_digits
-from digitrec.styles import NOT_A_DIGIT, cut_pieces, touching_pairs
+from digitrec.styles import NOT_A_DIGIT, cut_pieces, sketched_digits, touching_pairs
 from digitrec.zoo import CANDIDATES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,16 +195,45 @@ def test_cut_pieces_are_the_digits_they_were_cut_from():
     assert pieces.shape == (120, 28, 28) and len(labels) == 120 == description["n"]
     np.testing.assert_array_equal(labels, data.y_train[:300][sources])
     # each piece is a near-copy of its source digit: closer to it than to most other digits
-    sourced = normalize_many(data.x_train[:300], n_jobs=1).reshape(300, -1)
-    flat = pieces.reshape(120, -1)
-    similarity = (flat / np.linalg.norm(flat, axis=1, keepdims=True)) @ (
-        sourced / np.linalg.norm(sourced, axis=1, keepdims=True)).T
-    rank = (similarity > similarity[np.arange(120), sources][:, None]).sum(axis=1)
-    assert np.median(rank) <= 3, "the source is among the piece's nearest training digits"
+    assert np.median(_source_ranks(pieces, sources, data.x_train[:300])) <= 3, \
+        "the source is among the piece's nearest training digits"
     np.testing.assert_array_equal(pieces, cut_pieces(data.x_train[:300], data.y_train[:300], 120, seed=2, n_jobs=1)[0])
     assert len(np.unique(labels)) == 10
-    model = SVC().fit(normalize_many(data.x_train[:1000], n_jobs=1).reshape(1000, -1), data.y_train[:1000])
-    assert (model.predict(pieces.reshape(120, -1)) == labels).mean() >= 0.8
+    assert _plain_digits_model(data).score(pieces.reshape(120, -1), labels) >= 0.8
+
+
+def _source_ranks(made: np.ndarray, sources: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """For each image made from one of ``digits`` (its index in ``sources``), how many of
+    ``digits`` (normalized) are more like it than its source (cosine similarity of pixels)."""
+    flat = made.reshape(len(made), -1)
+    sourced = normalize_many(digits, n_jobs=1).reshape(len(digits), -1)
+    similarity = (flat / np.linalg.norm(flat, axis=1, keepdims=True)) @ (
+        sourced / np.linalg.norm(sourced, axis=1, keepdims=True)).T
+    return (similarity > similarity[np.arange(len(made)), sources][:, None]).sum(axis=1)
+
+
+def _plain_digits_model(data) -> SVC:
+    """An SVC trained on 1,000 plain (normalized) digits of ``data``."""
+    return SVC().fit(normalize_many(data.x_train[:1000], n_jobs=1).reshape(1000, -1), data.y_train[:1000])
+
+
+def test_sketched_digits_are_the_training_digits_they_redraw():
+    """Training digits redrawn as sketchpad strokes keep their labels: each closer to the
+    digit it redraws than to most others, mostly read as their label by a model of plain
+    digits; each source used once, the same for a seed."""
+    data = load_sklearn_digits()
+    sketches, labels, sources, description = sketched_digits(data.x_train[:300], data.y_train[:300], 120, seed=2,
+                                                             n_jobs=1)
+    assert sketches.shape == (120, 28, 28) and len(labels) == 120 == description["n"]
+    assert len(np.unique(sources)) == 120
+    np.testing.assert_array_equal(labels, data.y_train[:300][sources])
+    np.testing.assert_array_equal(sketches, sketched_digits(data.x_train[:300], data.y_train[:300], 120, seed=2,
+                                                            n_jobs=1)[0])
+    # a tenth of the 300 have its label: a sketch of another digit of that label would rank about 15th
+    assert np.median(_source_ranks(sketches, sources, data.x_train[:300])) <= 5, \
+        "the source is among the sketch's nearest training digits"
+    # chance is 0.1; the redrawn strokes of these 8x8 scans differ from them (what training on sketches is for)
+    assert _plain_digits_model(data).score(sketches.reshape(120, -1), labels) >= 0.6
 
 
 def test_candidates_are_scored_by_the_digit_the_app_serves():
@@ -246,8 +275,8 @@ def test_a_full_run_on_a_small_dataset_holds_out_a_fifth(tmp_path):
 
 
 def test_calibration_groups_keep_made_rows_with_their_source_digit():
-    """Distorted copies, touching pairs and cut pieces are grouped with the training digit
-    they were made from (a cut piece is a near-copy of it), so no out-of-fold score comes
+    """Distorted copies, sketched digits, touching pairs and cut pieces are grouped with the
+    training digit they were made from (a cut piece is a near-copy of it), so no out-of-fold score comes
     from a model that trained on its source; style digits and corrections stand alone."""
     from dataclasses import replace
 
@@ -259,17 +288,19 @@ def test_calibration_groups_keep_made_rows_with_their_source_digit():
     def rows(k: int) -> np.ndarray:
         return rng.random((k, 784), dtype=np.float32)
 
-    extra = ExtraRows(rows(100), np.repeat(y, 2), np.repeat(np.arange(n), 2), 2, rows(5), np.arange(5), rows(5),
+    extra = ExtraRows(rows(100), np.repeat(y, 2), np.repeat(np.arange(n), 2), 2, rows(5), np.arange(5),
+                      rows(8), rng.integers(0, 10, 8), rng.integers(0, n, 8), rows(5),
                       rows(20), rng.integers(0, n, 20), rows(30), rng.integers(0, 10, 30), rng.integers(0, n, 30),
                       rows(3), np.arange(3))
-    candidate = replace(next(iter(CANDIDATES.values())), augment_copies=2, style_digits=5, non_digits=5,
-                        touching_pairs=20, cut_pieces=30, max_train=None)
+    candidate = replace(next(iter(CANDIDATES.values())), augment_copies=2, style_digits=5, sketched_digits=8,
+                        non_digits=5, touching_pairs=20, cut_pieces=30, max_train=None)
     _, _, groups = training_rows(candidate, X, y, extra)
-    assert len(groups) == n + 100 + 5 + 5 + 20 + 30 + 3
+    assert len(groups) == n + 100 + 5 + 8 + 5 + 20 + 30 + 3
     start = n
     np.testing.assert_array_equal(groups[:n], np.arange(n))
     np.testing.assert_array_equal(groups[start: start + 100], extra.aug_source)
-    np.testing.assert_array_equal(groups[start + 110: start + 130], extra.pairs_source)
-    np.testing.assert_array_equal(groups[start + 130: start + 160], extra.pieces_source)
-    alone = np.concatenate([groups[start + 100: start + 110], groups[-3:]])
+    np.testing.assert_array_equal(groups[start + 105: start + 113], extra.sketched_source)
+    np.testing.assert_array_equal(groups[start + 118: start + 138], extra.pairs_source)
+    np.testing.assert_array_equal(groups[start + 138: start + 168], extra.pieces_source)
+    alone = np.concatenate([groups[start + 100: start + 105], groups[start + 113: start + 118], groups[-3:]])
     assert len(np.unique(alone)) == 13 and not np.isin(alone, np.arange(n)).any()
