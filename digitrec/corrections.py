@@ -143,10 +143,6 @@ class CorrectionStore:
         log.info("stored correction %s: %s -> %s", correction_id, record["predicted"], corrected)
         return correction_id
 
-    def load(self, strict: bool = False) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-        """:func:`load` of this store's directory."""
-        return load(self.directory, strict=strict)
-
     # -- internals ------------------------------------------------------------------------
 
     def _write_temp(self, data: bytes, final: Path) -> _Pending:

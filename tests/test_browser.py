@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digitrec.corrections import CorrectionStore
+from digitrec.corrections import load
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
@@ -139,10 +139,10 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     assert entry.input_value() == "71"
 
     # Saving stores both digits as corrected.
-    before = len(CorrectionStore(corrections_dir).load()[1])
+    before = len(load(corrections_dir)[1])
     page.locator("#number-fix-save").click()
     page.locator("#number-fix-note").get_by_text("Saved 2 corrected digits").wait_for(state="visible")
-    _, labels, records = CorrectionStore(corrections_dir).load()
+    _, labels, records = load(corrections_dir)
     assert labels[before:].tolist() == [7, 1] and [r["predicted"] for r in records[before:]] == ["1", "7"]
 
     # A new input, another reading: a new form.
@@ -166,7 +166,7 @@ def test_correct_a_drawing(page, app_url, corrections_dir):
     one = [(x + 0.5 * w, y + 0.25 * h), (x + 0.5 * w, y + 0.75 * h)]
     draw(page, one)
     assert predicted(page, "sketch-label") == "1"
-    before = len(CorrectionStore(corrections_dir).load()[1])
+    before = len(load(corrections_dir)[1])
 
     page.locator("#sketch-fix").click()  # "Wrong? Tell us the right digit"
     page.locator("#sketch-fix-choice").get_by_text("7", exact=True).click()
@@ -176,7 +176,7 @@ def test_correct_a_drawing(page, app_url, corrections_dir):
     assert page.locator("#sketch-fix-choice input:checked").count() == 1
     page.locator("#sketch-fix-save").click()
     page.locator("#sketch-fix-note").get_by_text("the model said 1, you said 7").wait_for(state="visible")
-    _, labels, records = CorrectionStore(corrections_dir).load()
+    _, labels, records = load(corrections_dir)
     assert len(labels) == before + 1 and records[-1]["corrected"] == "7" and records[-1]["predicted"] == "1"
 
     # A new drawing starts afresh: the last digit chosen is not filed under it by mistake.

@@ -160,7 +160,7 @@ def test_uploaded_bytes_are_kept_as_they_are(tmp_path):
     correction_id = store.add(buffer.getvalue(), np.zeros((28, 28)), predicted="1", corrected="7",
                               model_revision="owner/name@abc")
     assert (tmp_path / f"{correction_id}.jpg").read_bytes() == buffer.getvalue()
-    _, labels, records = store.load()
+    _, labels, records = load(tmp_path)
     assert labels.tolist() == [7] and records[0]["image"] == f"{correction_id}.jpg"
     with pytest.raises(CorrectionError, match="not a readable image"):
         store.add(b"hello", np.zeros((28, 28)), predicted="1", corrected="7", model_revision="x")
@@ -177,7 +177,7 @@ def test_every_format_normalize_opens_is_kept_as_uploaded(tmp_path, fmt):
         assert opened.format == fmt  # MPO: a multi-picture JPEG, as phones write them
     store = CorrectionStore(tmp_path)
     correction_id = store.add(buffer.getvalue(), np.zeros((28, 28)), predicted="1", corrected="7", model_revision="x")
-    _, labels, records = store.load()
+    _, labels, records = load(tmp_path)
     stored = tmp_path / records[0]["image"]
     assert labels.tolist() == [7] and stored.read_bytes() == buffer.getvalue()
     assert stored.name == f"{correction_id}.{'jpg' if fmt in ('JPEG', 'MPO') else fmt.lower()}"
