@@ -30,7 +30,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError, NotADigitError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "10"
+NORMALIZATION_VERSION = "11"
 #: Ink that is a dot or a dash, not a digit (see :func:`_dot_or_dash`): sizes in thicknesses
 #: of its thickest stroke, and a dash's least width-to-height ratio.
 DOT_SIZE, DASH_HEIGHT, DASH_LENGTH = 1.3, 1.7, 3.0
@@ -81,6 +81,12 @@ MARK_CONTRAST = 0.1
 #: ...and when at least this fraction of the opaque pixels are such marks, the opaque region
 #: is a card (sticker, cut-out photo) to read the digit from, not the strokes themselves.
 MIN_MARK_FRACTION = 0.005
+#: ...unless the marks and the rim are intertwined: at least ``HALO_SHARE`` of the rim lies
+#: within ``HALO`` pixels of a mark, or of the marks within ``HALO`` pixels of the transparent
+#: area. Then the opaque pixels are strokes with anti-aliased edges cut out with binary alpha
+#: (a glyph in a GIF): a light halo round a dark glyph, or grey pixels along the edges of one
+#: drawn in a single colour. A card's marks lie inside it, away from most of its rim.
+HALO, HALO_SHARE = 2, 0.5
 #: Rows per block when rescaling 16-bit, 32-bit or float images (bounds the float64 copy).
 _ROWS_PER_BLOCK = 256
 
@@ -343,7 +349,8 @@ def _card_region(rgba: np.ndarray) -> np.ndarray | None:
 
     The opaque region is a card when enough of its pixels differ from the median colour of
     its rim (opaque pixels next to transparent ones or to the image edge): marks drawn on
-    it. A flat alpha channel (a uniformly translucent image) has no shape: all card.
+    it, away from most of its rim (see ``HALO``). A flat alpha channel (a uniformly
+    translucent image) has no shape: all card.
     """
     alpha = rgba[..., 3]
     peak = float(alpha.max())
@@ -354,8 +361,12 @@ def _card_region(rgba: np.ndarray) -> np.ndarray | None:
         return opaque
     rim = opaque & ~ndimage.binary_erosion(opaque, border_value=0)
     colour = np.median(rgba[..., :3][rim], axis=0)
-    marks = np.abs(rgba[..., :3][opaque] - colour).max(axis=1) > MARK_CONTRAST
-    return opaque if marks.mean() >= MIN_MARK_FRACTION else None
+    marks = opaque & (np.abs(rgba[..., :3] - colour).max(axis=2) > MARK_CONTRAST)
+    if marks.sum() < MIN_MARK_FRACTION * opaque.sum():
+        return None
+    edges = ~ndimage.binary_erosion(opaque, iterations=HALO, border_value=0)
+    halo = max(ndimage.binary_dilation(marks, iterations=HALO)[rim].mean(), marks[edges].sum() / marks.sum())
+    return None if halo >= HALO_SHARE else opaque
 
 
 def scaled_ink(ink: np.ndarray, empty_message: str = "No digit found: the image is empty or has no visible ink."

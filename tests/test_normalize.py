@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from digitrec import normalize
 from digitrec.errors import InvalidImageError
@@ -105,6 +105,27 @@ def test_a_dark_one_on_a_white_card_is_a_one_not_a_blob(classifier):
 )
 def test_other_cards_are_read_from_their_marks(classifier, make, digit):
     assert classifier.predict(make()) == [digit]
+
+
+def glyph_cut_out(digit: str, format: str) -> Image.Image:
+    """A typeset digit, anti-aliased on white, cut out with binary alpha (every pixel touched by
+    the glyph opaque, the rest transparent), saved as a PNG or as a GIF's transparent colour."""
+    glyph = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(glyph).text((100, 100), digit, fill=0, font=ImageFont.load_default(size=140), anchor="mm")
+    if format == "GIF":
+        return Image.open(io.BytesIO(png_bytes(glyph.convert("P"), format="GIF", transparency=255)))
+    cut_out = glyph.convert("RGBA")
+    cut_out.putalpha(Image.fromarray(np.where(np.asarray(glyph) < 255, 255, 0).astype(np.uint8)))
+    return cut_out
+
+
+@pytest.mark.parametrize("format", ["PNG", "GIF"])
+def test_a_glyph_cut_out_with_binary_alpha_is_read_from_its_strokes(classifier, format):
+    """The reported bug: the grey edge pixels (a light halo round a dark glyph, or grey steps
+    along a black one's slanted edges) made the glyph a card with marks on it, and its rim's
+    colours smeared over the transparent area read as ink (a 3 read as 7 at 0.97)."""
+    digits = "0123456789"
+    assert classifier.predict([glyph_cut_out(d, format) for d in digits]) == list(digits)
 
 
 def test_a_card_with_a_translucent_shadow(classifier):
