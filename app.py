@@ -32,6 +32,7 @@ from digitrec.serving import (
     model_card_path,
     model_card_url,
     model_summary,
+    nothing_shown,
 )
 from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, top_label, with_correction_form
 from digitrec.settings import Settings
@@ -176,20 +177,25 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         # The correction forms: a new file empties its tab's form at once, so that "Save
         # correction" never files the last input's answer under this one; on a sketchpad the
         # form follows the model's answer instead (see with_correction_form).
+        # An input that fails (its message shows as a toast) empties what its tab shows, so that no
+        # earlier answer stays on screen, or in a correction form's state, as if it were this one's.
+        sketch_outputs = [sketch_label, sketch_preview, sketch_note, sketch_heat, sketch_answered, sketch_fix,
+                          sketch_fix_note]
         sketch.change(
-            with_correction_form(predictor.show_sketch, top_label), [sketch, sketch_answered],
-            [sketch_label, sketch_preview, sketch_note, sketch_heat, sketch_answered, sketch_fix, sketch_fix_note],
+            with_correction_form(predictor.show_sketch, top_label), [sketch, sketch_answered], sketch_outputs,
             preprocess=False, api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model,
-        )
+        ).failure(nothing_shown(sketch_outputs), None, sketch_outputs, api_visibility="private")
+        image_outputs = [image_label, image_preview, image_note, image_heat]
         image.change(
-            predictor.show_upload, image, [image_label, image_preview, image_note, image_heat], preprocess=False,
-            api_visibility="private", show_progress="minimal", **model,
-        )
+            predictor.show_upload, image, image_outputs, preprocess=False, api_visibility="private",
+            show_progress="minimal", **model,
+        ).failure(nothing_shown(image_outputs), None, image_outputs, api_visibility="private")
+        number_outputs = [number_boxes, number_json, number_read, number_answered, number_fix, number_fix_note]
         for source in (number_sketch, number_image):
             source.change(with_correction_form(numbers.show_number, number_shown), [source, number_answered],
-                          [number_boxes, number_json, number_read, number_answered, number_fix, number_fix_note],
-                          preprocess=False, api_visibility="private", show_progress="minimal",
-                          trigger_mode="always_last", **model)
+                          number_outputs, preprocess=False, api_visibility="private", show_progress="minimal",
+                          trigger_mode="always_last", **model,
+                          ).failure(nothing_shown(number_outputs), None, number_outputs, api_visibility="private")
         for source, choice, saved in ((image, image_fix, image_fix_note), (number_image, number_fix, number_fix_note)):
             source.change(None, None, [choice, saved], js=RESET_CORRECTION_JS, api_visibility="private")
         sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,

@@ -102,11 +102,13 @@ def test_draw_then_upload(page, app_url):
         timeout=30_000,
     )
 
-    # A file that is not an image: the page shows the clear message and keeps working.
-    page.locator("#upload button[aria-label='Remove Image']").click()
+    # A file that is not an image, in place of the 9: the page shows the clear message, empties
+    # what it showed for the 9 (the label, the 28x28), and keeps working.
     page.locator("#upload input[type=file]").set_input_files(str(TEST_DATA / "not_an_image.png"))
-    toast = page.locator("[data-testid='toast-text']", has_text="not_an_image.png: not a readable image")
-    toast.wait_for(state="visible")
+    toast = page.locator("[data-testid='toast-text']", has_text="not_an_image.png: not a readable image").first
+    toast.wait_for(state="visible")  # (shown twice: the page sends a file that replaces another twice)
+    page.locator("#upload-label [data-testid='label-output-value']").wait_for(state="detached")
+    page.locator("#upload-preview img").wait_for(state="detached")
     page.wait_for_timeout(800)  # let the toast finish sliding in
     page.screenshot(path=str(ARTIFACTS / "app-upload-error.png"))  # the toast is fixed: viewport only
     page.locator("#examples img[src$='digit_2.png']").click()
@@ -150,6 +152,16 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     read_as(page, "90210")
     page.locator("#number-fix-note").get_by_text("Saved 2").wait_for(state="detached")
     assert entry.input_value() == ""
+
+    # An upload with no number in it, in place of 90210: its message, and nothing of 90210 is
+    # left to correct (a correction typed now used to be filed under 90210's digits).
+    page.locator("#number-upload input[type=file]").set_input_files(str(TEST_DATA / "empty_canvas.png"))
+    page.locator("[data-testid='toast-text']", has_text="No number found").first.wait_for(state="visible")
+    page.locator("#number-boxes img").wait_for(state="detached")
+    entry.fill("90211")
+    page.locator("#number-fix-save").click()
+    page.locator("[data-testid='toast-text']", has_text="Nothing to correct").wait_for(state="visible")
+    assert len(load(corrections_dir)[1]) == before + 2
 
     # So does clearing the canvas.
     entry.fill("12")
