@@ -6,8 +6,9 @@ which costs the script tens of milliseconds per file, more than classifying the 
 a zip archive of the same images is one upload.
 
 Archives are read in memory, never extracted, so member names point nowhere on disk.
-Members are taken in archive order; directories and macOS metadata (``__MACOSX/``,
-``._name``) are skipped. Every limit is checked from the archive's directory before
+Members are taken in archive order; directories, macOS metadata (``__MACOSX/``,
+``._name``) and the files file managers keep in folders (``.DS_Store``, ``Thumbs.db``,
+``desktop.ini``) are skipped. Every limit is checked from the archive's directory before
 anything is decompressed: the number of images (the batch limit), each member's size
 (the upload limit) and the archive's total (``ARCHIVE_EXPANSION`` times the upload limit),
 so a zip bomb is refused unread. A member's declared size also bounds what is read:
@@ -24,6 +25,10 @@ from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 from digitrec.errors import InvalidImageError
+
+#: Names (lower case) of files that macOS Finder and Windows Explorer keep in folders, which a
+#: zip of a folder holds beside its images: skipped, like ``__MACOSX/``.
+FOLDER_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 
 #: File names (any case) read as zip archives of images.
 ARCHIVE_SUFFIX = ".zip"
@@ -85,9 +90,11 @@ def _check_count(count: int, max_images: int) -> None:
 
 
 def _is_image_member(member: zipfile.ZipInfo) -> bool:
-    """False for directories and macOS metadata, which archivers add beside the files."""
+    """False for directories, macOS metadata and the files file managers leave in folders
+    (``FOLDER_FILES``), which archivers add beside the images."""
     name = PurePosixPath(member.filename)
-    return not (member.is_dir() or name.parts[0] == "__MACOSX" or name.name.startswith("._"))
+    return not (member.is_dir() or name.parts[0] == "__MACOSX" or name.name.startswith("._")
+                or name.name.lower() in FOLDER_FILES)
 
 
 def _checked_size(archive: str, members: list[zipfile.ZipInfo], max_file_size: int) -> int:

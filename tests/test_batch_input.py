@@ -28,7 +28,8 @@ def make_zip(path: Path, members: dict[str, bytes], compression: int = zipfile.Z
 def test_plain_files_and_archive_members_keep_their_order(tmp_path):
     archive = make_zip(tmp_path / "Digits.ZIP", {
         "scans/": b"", "scans/b.jpg": INK_4.read_bytes(), "__MACOSX/scans/._b.jpg": b"\0resource fork",
-        "scans/._a.png": b"\0appledouble", "scans/a.png": INK_3.read_bytes(),
+        "scans/._a.png": b"\0appledouble", "scans/a.png": INK_3.read_bytes(), ".DS_Store": b"\0\0\0\1Bud1",
+        "scans/.DS_Store": b"\0\0\0\1Bud1", "scans/Thumbs.db": b"\xd0\xcf\x11\xe0", "desktop.ini": b"[.ShellClassInfo]",
     })
     images = batch_images([str(INK_3), str(archive), str(INK_4)], max_images=10, max_file_size=MB)
     assert [i.source for i in images] == [str(INK_3), INK_4.read_bytes(), INK_3.read_bytes(), str(INK_4)]
