@@ -178,24 +178,26 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         # correction" never files the last input's answer under this one; on a sketchpad the
         # form follows the model's answer instead (see with_correction_form).
         # An input that fails (its message shows as a toast) empties what its tab shows, so that no
-        # earlier answer stays on screen, or in a correction form's state, as if it were this one's.
+        # earlier answer stays on screen, or in a correction form's state, as if it were this one's
+        # (without the model, so outside the queue and its limit).
         sketch_outputs = [sketch_label, sketch_preview, sketch_note, sketch_heat, sketch_answered, sketch_fix,
                           sketch_fix_note]
         sketch.change(
             with_correction_form(predictor.show_sketch, top_label), [sketch, sketch_answered], sketch_outputs,
             preprocess=False, api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model,
-        ).failure(nothing_shown(sketch_outputs), None, sketch_outputs, api_visibility="private")
+        ).failure(nothing_shown(sketch_outputs), None, sketch_outputs, api_visibility="private", queue=False)
         image_outputs = [image_label, image_preview, image_note, image_heat]
         image.change(
             predictor.show_upload, image, image_outputs, preprocess=False, api_visibility="private",
             show_progress="minimal", **model,
-        ).failure(nothing_shown(image_outputs), None, image_outputs, api_visibility="private")
+        ).failure(nothing_shown(image_outputs), None, image_outputs, api_visibility="private", queue=False)
         number_outputs = [number_boxes, number_json, number_read, number_answered, number_fix, number_fix_note]
         for source in (number_sketch, number_image):
             source.change(with_correction_form(numbers.show_number, number_shown), [source, number_answered],
                           number_outputs, preprocess=False, api_visibility="private", show_progress="minimal",
                           trigger_mode="always_last", **model,
-                          ).failure(nothing_shown(number_outputs), None, number_outputs, api_visibility="private")
+                          ).failure(nothing_shown(number_outputs), None, number_outputs, api_visibility="private",
+                                    queue=False)
         for source, choice, saved in ((image, image_fix, image_fix_note), (number_image, number_fix, number_fix_note)):
             source.change(None, None, [choice, saved], js=RESET_CORRECTION_JS, api_visibility="private")
         sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,
