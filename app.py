@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from threadpoolctl import threadpool_limits
@@ -32,7 +33,6 @@ from digitrec.serving import (
     model_card_path,
     model_card_url,
     model_summary,
-    nothing_shown,
 )
 from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, top_label, with_correction_form
 from digitrec.settings import Settings
@@ -43,6 +43,13 @@ CANVAS_SIZE = 400
 MODEL_CONCURRENCY_ID = "model"
 #: Page JavaScript giving a correction form's choice and note their empty values.
 RESET_CORRECTION_JS = "() => [null, '']"
+
+
+def empty_on_failure(event: Any, outputs: list[gr.components.Component]) -> None:
+    """When page ``event`` fails (its message shows as a toast), empty its ``outputs``, so that no
+    earlier answer stays on screen, or in a correction form's state, as if it were this input's.
+    Runs no model, so outside the queue and its limit."""
+    event.failure(lambda: (None,) * len(outputs), None, outputs, api_visibility="private", queue=False)
 
 
 def select_brush_js(elem_id: str) -> str:
@@ -169,7 +176,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         corrections = CorrectionDesk(classifier, settings.corrections_dir, sketchpad=sketch,
                                      examples=sorted(EXAMPLES_DIR.glob("*.png")))
 
-        # Every event below with a Python handler runs the model: they share one concurrency
+        # Every queued event below runs the model: they share one concurrency
         # limit, so at most ``settings.concurrency`` run at once, whichever endpoints they come from.
         model = {"concurrency_id": MODEL_CONCURRENCY_ID, "concurrency_limit": settings.concurrency}
 
@@ -177,27 +184,25 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         # The correction forms: a new file empties its tab's form at once, so that "Save
         # correction" never files the last input's answer under this one; on a sketchpad the
         # form follows the model's answer instead (see with_correction_form).
-        # An input that fails (its message shows as a toast) empties what its tab shows, so that no
-        # earlier answer stays on screen, or in a correction form's state, as if it were this one's
-        # (without the model, so outside the queue and its limit).
+        # An input that fails empties what its tab shows (see empty_on_failure).
         sketch_outputs = [sketch_label, sketch_preview, sketch_note, sketch_heat, sketch_answered, sketch_fix,
                           sketch_fix_note]
-        sketch.change(
+        empty_on_failure(sketch.change(
             with_correction_form(predictor.show_sketch, top_label), [sketch, sketch_answered], sketch_outputs,
             preprocess=False, api_visibility="private", show_progress="minimal", trigger_mode="always_last", **model,
-        ).failure(nothing_shown(sketch_outputs), None, sketch_outputs, api_visibility="private", queue=False)
+        ), sketch_outputs)
         image_outputs = [image_label, image_preview, image_note, image_heat]
-        image.change(
+        empty_on_failure(image.change(
             predictor.show_upload, image, image_outputs, preprocess=False, api_visibility="private",
             show_progress="minimal", **model,
-        ).failure(nothing_shown(image_outputs), None, image_outputs, api_visibility="private", queue=False)
+        ), image_outputs)
         number_outputs = [number_boxes, number_json, number_read, number_answered, number_fix, number_fix_note]
         for source in (number_sketch, number_image):
-            source.change(with_correction_form(numbers.show_number, number_shown), [source, number_answered],
-                          number_outputs, preprocess=False, api_visibility="private", show_progress="minimal",
-                          trigger_mode="always_last", **model,
-                          ).failure(nothing_shown(number_outputs), None, number_outputs, api_visibility="private",
-                                    queue=False)
+            empty_on_failure(source.change(
+                with_correction_form(numbers.show_number, number_shown), [source, number_answered], number_outputs,
+                preprocess=False, api_visibility="private", show_progress="minimal", trigger_mode="always_last",
+                **model,
+            ), number_outputs)
         for source, choice, saved in ((image, image_fix, image_fix_note), (number_image, number_fix, number_fix_note)):
             source.change(None, None, [choice, saved], js=RESET_CORRECTION_JS, api_visibility="private")
         sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,

@@ -138,11 +138,6 @@ class Prediction:
         return np.asarray(Image.fromarray(gray).resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST))
 
 
-def nothing_shown(outputs: Sequence[Any]) -> Callable[[], tuple[None, ...]]:
-    """A page handler that empties ``outputs``: what a tab shows once its input failed."""
-    return lambda: (None,) * len(outputs)
-
-
 def user_facing(fn: Callable[..., T]) -> Callable[..., T]:
     """Turn errors into :class:`gradio.Error`: the message for bad input, a generic one for bugs."""
 
