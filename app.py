@@ -174,7 +174,8 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                               max_file_size=settings.max_file_size)
         numbers = NumberReader(classifier, sketchpad=number_sketch)
         corrections = CorrectionDesk(classifier, settings.corrections_dir, sketchpad=sketch,
-                                     examples=sorted(EXAMPLES_DIR.glob("*.png")))
+                                     examples=sorted(EXAMPLES_DIR.glob("*.png")),
+                                     max_bytes=settings.corrections_max_size)
 
         # Every queued event below runs the model: they share one concurrency
         # limit, so at most ``settings.concurrency`` run at once, whichever endpoints they come from.

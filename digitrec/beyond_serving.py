@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import gradio as gr
-import numpy as np
 from PIL import Image
 
 from digitrec.classifier import DigitClassifier
 from digitrec.corrections import CorrectionError, CorrectionStore
 from digitrec.errors import InvalidImageError
 from digitrec.segment import NumberReading, draw_boxes, read_number
-from digitrec.serving import (image_file, is_blank, required_file, required_sketch, sketch_image, sketch_value,
-                              user_facing)
+from digitrec.serving import (Predictor, image_file, is_blank, required_file, required_sketch, sketch_image,
+                              sketch_value, user_facing)
 from digitrec.normalize import open_image
 
 log = logging.getLogger(__name__)
@@ -120,11 +119,13 @@ class CorrectionDesk:
     """Stores "the right digit was ..." from users, with the model's own view of the input."""
 
     def __init__(self, classifier: DigitClassifier, directory: Path, sketchpad: gr.ImageEditor,
-                 examples: Iterable[Path] = ()):
+                 examples: Iterable[Path] = (), max_bytes: int | None = None):
         """``examples``: the page's example images, made from MNIST test digits; corrections
-        of them are refused, so that no test digit reaches training (``--extra-data``)."""
+        of them are refused, so that no test digit reaches training (``--extra-data``).
+        ``max_bytes``: the store's size limit (:class:`~digitrec.corrections.CorrectionStore`)."""
         self.classifier = classifier
-        self.store = CorrectionStore(directory)
+        self.predictor = Predictor(classifier, sketchpad)
+        self.store = CorrectionStore(directory, max_bytes=max_bytes)
         self.sketchpad = sketchpad
         self.examples = {_sha256(Path(path).read_bytes()) for path in examples}
 
@@ -184,11 +185,10 @@ class CorrectionDesk:
             raise InvalidImageError("Nothing to correct: draw or upload a digit first.")
         if corrected is None:
             raise InvalidImageError("Choose the right digit first.")
-        normalized = self.classifier.normalize(image)
-        probabilities = self.classifier.predict_proba_normalized(normalized[None])[0]
-        predicted = self.classifier.classes[int(np.argmax(probabilities))]
+        prediction = self.predictor.classify(image)
+        predicted = prediction.page_label  # what the page showed, "not a digit" included
         try:
-            ident = self.store.add(image, normalized, predicted, str(corrected), self.classifier.origin)
+            ident = self.store.add(image, prediction.image, predicted, str(corrected), self.classifier.origin)
         except CorrectionError as exc:
             raise InvalidImageError(str(exc)) from None
         log.info("correction %s saved: predicted %s, corrected %s", ident, predicted, corrected)

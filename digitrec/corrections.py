@@ -23,6 +23,11 @@ Writes are durable and atomic, and safe from many threads and processes at once:
   removes that correction's files before raising, so no file is left without a line (a
   line written but not fsynced then names missing files, and :func:`load` skips it).
 
+A store holding its size limit (``max_bytes``, the app's
+``DIGITREC_CORRECTIONS_MAX_SIZE``) takes no more corrections: :meth:`CorrectionStore.add` raises :class:`CorrectionStoreFull`,
+so that a public app's users (or a script) cannot fill its disk. The same image given the
+same label again (a second click on "Save correction") is stored once.
+
 :func:`load` reads the store back for training; corrupt lines (invalid JSON, a bad
 label, a missing or malformed ``.npy``) are skipped with a :class:`CorruptCorrectionWarning`
 naming the line, or raise with ``strict=True``. :func:`push_to_hub` uploads a consistent
@@ -42,10 +47,11 @@ import tempfile
 import threading
 import uuid
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image
@@ -73,6 +79,10 @@ class CorrectionError(DigitrecError, ValueError):
     """A correction cannot be stored (bad label, bad image...) or the store is corrupt (``strict``)."""
 
 
+class CorrectionStoreFull(CorrectionError):
+    """The store holds its size limit: the correction was not stored."""
+
+
 class CorruptCorrectionWarning(UserWarning):
     """A line of ``corrections.jsonl`` (or a file it names) is unreadable and was skipped."""
 
@@ -86,13 +96,23 @@ class _Pending:
 
 
 class CorrectionStore:
-    """A directory of corrections; :meth:`add` may be called from many threads and processes."""
+    """A directory of corrections; :meth:`add` may be called from many threads and processes.
 
-    def __init__(self, directory: str | os.PathLike):
+    ``max_bytes`` bounds the files the store holds (originals and 28x28 arrays; None: no
+    limit). The store keeps an index of what its log holds (each image and label, and the
+    bytes stored), brought up to date under the log's lock before each :meth:`add`, so that
+    the limit and the repeats count what other processes stored too.
+    """
+
+    def __init__(self, directory: str | os.PathLike, max_bytes: int | None = None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.log_path = self.directory / LOG_FILE
-        self._thread_lock = threading.Lock()  # flock also excludes threads; this keeps it cheap
+        self.max_bytes = max_bytes
+        self._thread_lock = threading.Lock()  # flock also excludes threads; this guards the index
+        self._stored: dict[tuple[str, str], str] = {}  # (image SHA-256, corrected label) -> id
+        self._stored_bytes = 0
+        self._log_read = 0  # bytes of the log the index holds: up to the end of a complete line
 
     def add(
         self,
@@ -108,7 +128,9 @@ class CorrectionStore:
         bytes, kept as they are); ``normalized`` the (28, 28) model input; ``predicted`` the
         label the model gave; ``corrected`` the right label, one of ``"0"``..``"9"``;
         ``model_revision`` names the model that made the mistake (e.g. its origin).
-        Raises :class:`CorrectionError` for an invalid label, image or array.
+        The same image with the same label again stores nothing and returns the id it has.
+        Raises :class:`CorrectionError` for an invalid label, image or array, and
+        :class:`CorrectionStoreFull` when storing it would pass ``max_bytes``.
         """
         corrected = validate_label(corrected)
         array = _checked_normalized(normalized)
@@ -127,23 +149,73 @@ class CorrectionStore:
             "model_revision": "" if model_revision is None else str(model_revision),
             "image_sha256": hashlib.sha256(data).hexdigest(),
         }
-        pending: list[_Pending] = []
-        try:  # on any failure, no file of this correction stays behind (temporary or moved)
-            pending.append(self._write_temp(data, self.directory / names["image"]))
-            pending.append(self._write_temp(buffer.getvalue(), self.directory / names["normalized"]))
-            for item in pending:
-                os.replace(item.temp, item.final)
-            _fsync_directory(self.directory)
-            self._append(json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n")
-        except BaseException:
-            for item in pending:  # the names hold a fresh uuid: these files are ours alone
-                item.temp.unlink(missing_ok=True)
-                item.final.unlink(missing_ok=True)
-            raise
+        size = len(data) + buffer.getbuffer().nbytes
+        with self._locked_log() as fd:
+            self._read_new_lines(fd)
+            stored = self._stored.get((record["image_sha256"], corrected))
+            if stored is not None:
+                log.info("correction %s given again: nothing stored", stored)
+                return stored
+            if self.max_bytes is not None and self._stored_bytes + size > self.max_bytes:
+                log.warning("corrections store %s is full (%d bytes); a correction was refused",
+                            self.directory, self._stored_bytes)
+                raise CorrectionStoreFull(
+                    "Corrections are paused: the store holds all it may "
+                    f"({self.max_bytes / 1024**2:,.0f} MB). Nothing was saved; thank you all the same."
+                )
+            pending: list[_Pending] = []
+            try:  # on any failure, no file of this correction stays behind (temporary or moved)
+                pending.append(self._write_temp(data, self.directory / names["image"]))
+                pending.append(self._write_temp(buffer.getvalue(), self.directory / names["normalized"]))
+                for item in pending:
+                    os.replace(item.temp, item.final)
+                _fsync_directory(self.directory)
+                self._log_read = _append(fd, json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n")
+            except BaseException:
+                for item in pending:  # the names hold a fresh uuid: these files are ours alone
+                    item.temp.unlink(missing_ok=True)
+                    item.final.unlink(missing_ok=True)
+                raise
+            self._stored[(record["image_sha256"], corrected)] = correction_id
+            self._stored_bytes += size
         log.info("stored correction %s: %s -> %s", correction_id, record["predicted"], corrected)
         return correction_id
 
     # -- internals ------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked_log(self) -> Iterator[int]:
+        """A descriptor of the log (appending, created if missing), this store's lock and the
+        log's exclusive flock held while the caller checks, writes and appends."""
+        with self._thread_lock:
+            fd = os.open(self.log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    yield fd
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def _read_new_lines(self, fd: int) -> None:
+        """Add the log's complete lines after ``_log_read`` (this process's or others') to the
+        index. Unreadable lines are skipped here; :func:`load` reports them."""
+        end = os.fstat(fd).st_size
+        if end < self._log_read:  # the log was replaced: index it again
+            self._stored, self._stored_bytes, self._log_read = {}, 0, 0
+        new = os.pread(fd, end - self._log_read, self._log_read)
+        new = new[: new.rfind(b"\n") + 1]
+        self._log_read += len(new)
+        for line in new.splitlines():
+            try:
+                record = json.loads(line)
+                key = (record["image_sha256"], record["corrected"])
+                files = [self.directory / record[name] for name in ("image", "normalized")]
+            except (ValueError, TypeError, KeyError):
+                continue
+            self._stored.setdefault(key, record.get("id"))
+            self._stored_bytes += sum(path.stat().st_size for path in files if path.is_file())
 
     def _write_temp(self, data: bytes, final: Path) -> _Pending:
         fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=final.suffix, dir=self.directory)
@@ -157,24 +229,19 @@ class CorrectionStore:
             raise
         return _Pending(Path(name), final)
 
-    def _append(self, line: str) -> None:
-        payload = line.encode("utf-8")
-        with self._thread_lock:
-            fd = os.open(self.log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    size = os.fstat(fd).st_size
-                    if size and os.pread(fd, 1, size - 1) != b"\n":
-                        payload = b"\n" + payload  # close a partial line left by a crash
-                    written = os.write(fd, payload)
-                    while written < len(payload):  # regular files write fully; be safe anyway
-                        written += os.write(fd, payload[written:])
-                    os.fsync(fd)
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
+
+def _append(fd: int, line: str) -> int:
+    """Append ``line`` to the log open (and flocked) as ``fd`` in one write, fsynced; returns
+    the log's new size. A partial last line left by a crash is closed first."""
+    payload = line.encode("utf-8")
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        payload = b"\n" + payload  # close a partial line left by a crash
+    written = os.write(fd, payload)
+    while written < len(payload):  # regular files write fully; be safe anyway
+        written += os.write(fd, payload[written:])
+    os.fsync(fd)
+    return size + len(payload)
 
 
 def validate_label(label: Any) -> str:
@@ -191,8 +258,9 @@ def load(directory: str | os.PathLike, strict: bool = False) -> tuple[np.ndarray
     a label outside "0".."9", a missing or malformed ``.npy``) is skipped with a
     :class:`CorruptCorrectionWarning` naming the file and line; with ``strict=True`` it
     raises :class:`CorrectionError` instead. A missing store loads as empty. The same image
-    given the same label again (a second click on "Save correction") is one sample: only
-    its first line is returned (the log keeps both).
+    given the same label again is one sample: only its first line is returned (stores
+    written before :meth:`CorrectionStore.add` refused repeats may log a second click on
+    "Save correction" twice).
     """
     directory = Path(directory)
     path = directory / LOG_FILE

@@ -119,6 +119,12 @@ class Prediction:
                         reverse=True)
         return dict(ranked[:TOP_K])
 
+    @property
+    def page_label(self) -> str:
+        """The label the page shows first: the top digit, or "not a digit"."""
+        shown = self.page_label_value()
+        return max(shown, key=shown.get)
+
     def label_data(self) -> dict[str, Any]:
         """What API clients receive from a ``gr.Label``: the label and the top confidences."""
         return {

@@ -5,21 +5,22 @@ bundled model on http://127.0.0.1:7860. A Hugging Face Space sets ``GRADIO_SERVE
 to ``0.0.0.0`` itself; choose the model there with ``DIGITREC_MODEL_REPO`` (and
 optionally ``DIGITREC_MODEL_REVISION``) in the Space's variables.
 
-=============================  ===================================================  ==========
-variable                       meaning                                              default
-=============================  ===================================================  ==========
-``DIGITREC_MODEL_REPO``        Hub model repo ``OWNER/NAME`` to serve               (bundled)
-``DIGITREC_MODEL_REVISION``    branch, tag or commit SHA of that repo               (default)
-``DIGITREC_MODEL_DIR``         local artifacts directory to serve instead           (bundled)
-``GRADIO_SERVER_NAME``         interface to listen on (``0.0.0.0`` for all)         127.0.0.1
-``GRADIO_SERVER_PORT``         port to listen on                                    7860
-``DIGITREC_MAX_FILE_SIZE``     largest upload, bytes or e.g. ``10mb``, ``500kb``    10mb
-``DIGITREC_MAX_IMAGE_PIXELS``  largest image, width x height (read by normalize)    40000000
-``DIGITREC_MAX_BATCH``         most images in one ``/predict_batch`` call           64
-``DIGITREC_QUEUE_SIZE``        requests waiting at most; more are turned away       64
-``DIGITREC_CONCURRENCY``       requests running the model at once, all endpoints    2
-``DIGITREC_CORRECTIONS_DIR``   where users' corrections are stored                  corrections
-=============================  ===================================================  ==========
+=================================  ===================================================  ==========
+variable                           meaning                                              default
+=================================  ===================================================  ==========
+``DIGITREC_MODEL_REPO``            Hub model repo ``OWNER/NAME`` to serve               (bundled)
+``DIGITREC_MODEL_REVISION``        branch, tag or commit SHA of that repo               (default)
+``DIGITREC_MODEL_DIR``             local artifacts directory to serve instead           (bundled)
+``GRADIO_SERVER_NAME``             interface to listen on (``0.0.0.0`` for all)         127.0.0.1
+``GRADIO_SERVER_PORT``             port to listen on                                    7860
+``DIGITREC_MAX_FILE_SIZE``         largest upload, bytes or e.g. ``10mb``, ``500kb``    10mb
+``DIGITREC_MAX_IMAGE_PIXELS``      largest image, width x height (read by normalize)    40000000
+``DIGITREC_MAX_BATCH``             most images in one ``/predict_batch`` call           64
+``DIGITREC_QUEUE_SIZE``            requests waiting at most; more are turned away       64
+``DIGITREC_CONCURRENCY``           requests running the model at once, all endpoints    2
+``DIGITREC_CORRECTIONS_DIR``       where users' corrections are stored                  corrections
+``DIGITREC_CORRECTIONS_MAX_SIZE``  most bytes corrections may take, e.g. ``2gb``        1gb
+=================================  ===================================================  ==========
 
 ``DIGITREC_MAX_FILE_SIZE`` also bounds each image in a zip archive sent to
 ``/predict_batch`` (see :mod:`digitrec.batch_input`), an image sent inside the request as a base64
@@ -68,6 +69,7 @@ class Settings:
     queue_size: int = 64
     concurrency: int = 2
     corrections_dir: Path = Path("corrections")
+    corrections_max_size: int = 1024**3
 
     @property
     def max_request_body(self) -> int:
@@ -120,6 +122,7 @@ class Settings:
             queue_size=_int(env, "DIGITREC_QUEUE_SIZE", cls.queue_size, low=1),
             concurrency=_int(env, "DIGITREC_CONCURRENCY", cls.concurrency, low=1),
             corrections_dir=Path(env.get("DIGITREC_CORRECTIONS_DIR", str(cls.corrections_dir))),
+            corrections_max_size=_size(env, "DIGITREC_CORRECTIONS_MAX_SIZE", cls.corrections_max_size),
         )
 
 

@@ -407,6 +407,7 @@ def test_settings_defaults():
     assert settings.model_source is None
     assert (settings.server_name, settings.server_port) == ("127.0.0.1", 7860)
     assert settings.max_file_size == 10 * 1024**2
+    assert settings.corrections_max_size == 1024**3
 
 
 def test_settings_from_env(tmp_path):
@@ -414,12 +415,12 @@ def test_settings_from_env(tmp_path):
         "DIGITREC_MODEL_REPO": "alice/digitrec-mnist", "DIGITREC_MODEL_REVISION": "v1.0",
         "GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7861", "DIGITREC_MAX_FILE_SIZE": "500kb",
         "DIGITREC_QUEUE_SIZE": "8", "DIGITREC_CONCURRENCY": "4", "DIGITREC_MAX_BATCH": "16",
-        "DIGITREC_MAX_IMAGE_PIXELS": "1000000",
+        "DIGITREC_MAX_IMAGE_PIXELS": "1000000", "DIGITREC_CORRECTIONS_MAX_SIZE": "2gb",
     })
     assert settings.model_source == "alice/digitrec-mnist@v1.0"
     assert (settings.server_name, settings.server_port) == ("0.0.0.0", 7861)
     assert (settings.max_file_size, settings.queue_size, settings.concurrency) == (500 * 1024, 8, 4)
-    assert settings.max_batch == 16
+    assert settings.max_batch == 16 and settings.corrections_max_size == 2 * 1024**3
     assert Settings.from_env({"DIGITREC_MODEL_DIR": str(tmp_path)}).model_source == str(tmp_path)
     assert Settings.from_env({"DIGITREC_MODEL_REPO": "a/b", "GRADIO_SERVER_PORT": ""}).server_port == 7860
 
@@ -436,6 +437,7 @@ def test_settings_from_env(tmp_path):
         ({"DIGITREC_MAX_FILE_SIZE": "ten megabytes"}, "DIGITREC_MAX_FILE_SIZE"),
         ({"DIGITREC_QUEUE_SIZE": "0"}, "at least 1"),
         ({"DIGITREC_MAX_IMAGE_PIXELS": "many"}, "DIGITREC_MAX_IMAGE_PIXELS"),
+        ({"DIGITREC_CORRECTIONS_MAX_SIZE": "-1"}, "DIGITREC_CORRECTIONS_MAX_SIZE"),
     ],
 )
 def test_settings_reject_invalid_values(env, message):

@@ -12,7 +12,8 @@ from digitrec import corrections, synthetic
 from digitrec.explain import heatmap_image
 from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, top_label, with_correction_form
 from digitrec.segment import read_number
-from digitrec.serving import NO_IMAGE_MESSAGE, NO_SKETCH_MESSAGE, PREVIEW_SIZE, Predictor
+from digitrec.serving import NO_IMAGE_MESSAGE, NO_SKETCH_MESSAGE, NOT_A_DIGIT_LABEL, PREVIEW_SIZE, Predictor
+from digitrec.styles import scribble
 from test_segment import draw_number
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +101,20 @@ def test_correction_is_stored_with_the_models_view(classifier, tmp_path):
         with pytest.raises(Exception, match=error):
             desk.submit_upload({"path": str(tmp_path / bad)}, "9")
     assert len(corrections.load(tmp_path / "store")[1]) == 1, "nothing else was stored"
+
+
+def test_a_correction_of_what_the_page_called_not_a_digit_says_so(classifier, tmp_path):
+    """A drawing the page shows as "not a digit" (a scribble) is stored as predicted "not a
+    digit" and the thanks say so, not that the model said its likeliest digit."""
+    rng = np.random.default_rng(2)
+    path = tmp_path / "scribble.png"
+    synthetic.sketch_canvas(scribble(rng), rng, jitter=0.0).save(path)
+    desk = CorrectionDesk(classifier, tmp_path / "store", sketchpad=gr.Sketchpad(type="pil", image_mode="RGBA"))
+    sketch = {"background": None, "layers": [], "composite": {"path": str(path), "meta": {"_type": "gradio.FileData"}}}
+    label, *_ = Predictor(classifier, sketchpad=desk.sketchpad).show_sketch(sketch)
+    assert max(label, key=label.get) == NOT_A_DIGIT_LABEL
+    assert "the model said not a digit, you said 3" in desk.submit_sketch(sketch, "3")
+    assert corrections.load(tmp_path / "store")[2][0]["predicted"] == NOT_A_DIGIT_LABEL
 
 
 def test_a_misread_number_is_corrected_digit_by_digit(classifier, tmp_path):

@@ -19,6 +19,7 @@ from digitrec.corrections import (
     LOG_FILE,
     CorrectionError,
     CorrectionStore,
+    CorrectionStoreFull,
     CorruptCorrectionWarning,
     load,
 )
@@ -211,7 +212,7 @@ def test_failed_write_leaves_no_file_behind(tmp_path, monkeypatch):
     with pytest.raises(OSError) as raised:
         store.add(image, normalized, predicted="3", corrected="8", model_revision="x")
     assert raised.value.errno == errno.ENOSPC and len(calls) == 2
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [tmp_path / LOG_FILE] and not (tmp_path / LOG_FILE).read_bytes()
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert_stored_exactly(tmp_path, submit(str(tmp_path), [7]))  # the store works on
 
@@ -233,14 +234,42 @@ def test_empty_store_loads_empty(tmp_path):
     assert images.shape == (0, 28, 28) and labels.shape == (0,) and records == []
 
 
-def test_the_same_correction_saved_twice_is_one_sample(tmp_path):
-    """A second click on "Save correction" logs the image again; training sees it once. The
-    same image with another label is another sample."""
-    store = CorrectionStore(tmp_path)
+def test_the_same_correction_saved_twice_is_stored_once(tmp_path):
+    """A second click on "Save correction", from this store or another one on the directory
+    (another process), stores nothing and returns the first id. The same image with another
+    label is another sample."""
     image, normalized, _ = sample(3)
-    for corrected in ("8", "8", "3"):
-        store.add(image, normalized, predicted="5", corrected=corrected, model_revision="x")
-    assert len((tmp_path / LOG_FILE).read_bytes().splitlines()) == 3, "nothing is lost"
+    first = CorrectionStore(tmp_path).add(image, normalized, predicted="5", corrected="8", model_revision="x")
+    store = CorrectionStore(tmp_path)
+    assert store.add(image, normalized, predicted="5", corrected="8", model_revision="x") == first
+    other = store.add(image, normalized, predicted="5", corrected="3", model_revision="x")
+    assert store.add(image.copy(), normalized, predicted="5", corrected="3", model_revision="y") == other != first
+    assert len((tmp_path / LOG_FILE).read_bytes().splitlines()) == 2
+    assert len(list(tmp_path.glob("*.png"))) == len(list(tmp_path.glob("*.npy"))) == 2
     _, labels, records = load(tmp_path, strict=True)
-    assert labels.tolist() == [8, 3] and len({r["id"] for r in records}) == 2
+    assert labels.tolist() == [8, 3] and [r["id"] for r in records] == [first, other]
 
+
+def test_a_repeat_logged_twice_by_an_older_store_is_one_sample(tmp_path):
+    """Stores written before repeats were refused may log one image and label twice: training sees it once."""
+    image, normalized, _ = sample(3)
+    CorrectionStore(tmp_path).add(image, normalized, predicted="5", corrected="8", model_revision="x")
+    line = (tmp_path / LOG_FILE).read_bytes()
+    (tmp_path / LOG_FILE).write_bytes(line + line.replace(b'"x"', b'"y"'))
+    _, labels, records = load(tmp_path, strict=True)
+    assert labels.tolist() == [8] and records[0]["model_revision"] == "x"
+
+
+def test_a_full_store_refuses_corrections_and_keeps_what_it_holds(tmp_path):
+    """The size limit counts every file the log names, those other stores on the directory
+    wrote too; past it nothing is written and the caller is told."""
+    ids = submit(str(tmp_path), [0, 1])
+    held = sum(path.stat().st_size for path in tmp_path.iterdir() if path.name != LOG_FILE)
+    image, normalized, label = sample(2)
+    full = CorrectionStore(tmp_path, max_bytes=held + 100)
+    with pytest.raises(CorrectionStoreFull, match="paused"):
+        full.add(image, normalized, predicted="1", corrected=label, model_revision="x")
+    assert_stored_exactly(tmp_path, ids)
+    roomy = CorrectionStore(tmp_path, max_bytes=3 * held)
+    ids[roomy.add(image, normalized, predicted="3", corrected=label, model_revision="test@2")] = 2
+    assert_stored_exactly(tmp_path, ids)
