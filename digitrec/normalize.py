@@ -210,7 +210,7 @@ def open_image(image: ImageInput) -> Image.Image:
                 _check_size(opened.size)  # header only: nothing is decoded yet
                 opened.seek(0)  # first frame of animations
                 opened.load()
-                img = _exif_transposed(opened)
+                img = upright(opened)
     except InvalidImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -225,7 +225,7 @@ def open_image(image: ImageInput) -> Image.Image:
     return img
 
 
-def _exif_transposed(img: Image.Image) -> Image.Image:
+def upright(img: Image.Image) -> Image.Image:
     """``img`` turned upright per its EXIF orientation; as it is if the EXIF is unreadable.
 
     Transposes in place (no copy of the decoded pixels when there is nothing to turn).

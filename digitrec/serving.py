@@ -340,7 +340,9 @@ def is_blank(image: Image.Image) -> bool:
 
 
 def _as_pil(image: Any) -> Image.Image:
-    return image if isinstance(image, Image.Image) else normalize.open_image(image)
+    """A sketchpad part as a PIL image, upright per its EXIF orientation: Gradio opens a
+    composite file without turning it (an API client's phone photo), ``open_image`` turns files."""
+    return normalize.upright(image) if isinstance(image, Image.Image) else normalize.open_image(image)
 
 
 # -- components -----------------------------------------------------------------------------

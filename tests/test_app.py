@@ -76,6 +76,19 @@ def test_predict_sketch_without_composite_stacks_background_and_layers(client, t
     assert_label(result, "7")
 
 
+def test_predict_sketch_turns_a_photo_upright_per_its_exif(client, tmp_path):
+    """A phone photo sent as a sketchpad composite is stored sideways with an EXIF
+    orientation, as phones do; it is read upright, like the same file sent to /predict."""
+    with Image.open(TEST_DATA / "ink_3.png") as upright:
+        sideways = upright.convert("RGB").transpose(Image.Transpose.ROTATE_90)  # stored turned left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display it turned 90 degrees clockwise
+    path = tmp_path / "photo.jpg"
+    sideways.save(path, quality=95, exif=exif.tobytes())
+    assert_label(client.predict(sketch(path), api_name="/predict_sketch"), "3")
+    assert_label(client.predict(handle_file(str(path)), api_name="/predict"), "3")
+
+
 @pytest.mark.parametrize(
     "name, digit",
     [("ink_3.png", "3"), ("ink_4.jpg", "4"), ("sketch_7.png", "7"), ("../../examples/digit_5.png", "5")],
