@@ -47,9 +47,10 @@ RESET_CORRECTION_JS = "() => [null, '']"
 
 def empty_on_failure(event: Any, outputs: list[gr.components.Component]) -> None:
     """When page ``event`` fails (its message shows as a toast), empty its ``outputs``, so that no
-    earlier answer stays on screen, or in a correction form's state, as if it were this input's.
-    Runs no model, so outside the queue and its limit."""
-    event.failure(lambda: (None,) * len(outputs), None, outputs, api_visibility="private", queue=False)
+    earlier answer stays on screen, or in a correction form's state, as if it were this input's,
+    and no earlier "Thanks! Saved" beside a correction that was not saved. Runs no model, so
+    outside the queue and its limit."""
+    event.failure(lambda: dict.fromkeys(outputs), None, outputs, api_visibility="private", queue=False)
 
 
 def select_brush_js(elem_id: str) -> str:
@@ -206,12 +207,12 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
             ), number_outputs)
         for source, choice, saved in ((image, image_fix, image_fix_note), (number_image, number_fix, number_fix_note)):
             source.change(None, None, [choice, saved], js=RESET_CORRECTION_JS, api_visibility="private")
-        sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note, preprocess=False,
-                                api_visibility="private", **model)
-        image_fix_button.click(corrections.submit_upload, [image, image_fix], image_fix_note, preprocess=False,
-                               api_visibility="private", **model)
-        number_fix_button.click(corrections.submit_number, [number_read, number_fix], number_fix_note,
-                                api_visibility="private", **model)
+        empty_on_failure(sketch_fix_button.click(corrections.submit_sketch, [sketch, sketch_fix], sketch_fix_note,
+                                                 preprocess=False, api_visibility="private", **model), [sketch_fix_note])
+        empty_on_failure(image_fix_button.click(corrections.submit_upload, [image, image_fix], image_fix_note,
+                                                preprocess=False, api_visibility="private", **model), [image_fix_note])
+        empty_on_failure(number_fix_button.click(corrections.submit_number, [number_read, number_fix], number_fix_note,
+                                                 api_visibility="private", **model), [number_fix_note])
         demo.load(None, js=select_brush_js("sketch"))
         number_tab.select(None, js=select_brush_js("number-sketch"))
         for pad, elem_id in ((sketch, "sketch"), (number_sketch, "number-sketch")):

@@ -147,6 +147,14 @@ def test_write_a_number_and_correct_it(page, app_url, corrections_dir):
     _, labels, records = load(corrections_dir)
     assert labels[before:].tolist() == [7, 1] and [r["predicted"] for r in records[before:]] == ["1", "7"]
 
+    # A number with the wrong count of digits is refused: its message, and the last thanks
+    # go, since nothing was saved (they used to stay beside the error).
+    entry.fill("711")
+    page.locator("#number-fix-save").click()
+    page.locator("[data-testid='toast-text']", has_text="you typed 3").first.wait_for(state="visible")
+    page.locator("#number-fix-note").get_by_text("Saved 2").wait_for(state="detached")
+    assert len(load(corrections_dir)[1]) == before + 2
+
     # A new input, another reading: a new form.
     page.locator("#number-examples img[src$='number_90210.png']").click()
     read_as(page, "90210")
