@@ -57,7 +57,7 @@ import numpy as np
 from PIL import Image
 
 from digitrec.errors import DigitrecError, HubError
-from digitrec.hub import PushResult, push_dataset_folder
+from digitrec.hub import PushResult, dataset_file, push_dataset_folder
 
 log = logging.getLogger(__name__)
 
@@ -405,10 +405,13 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, *, private: bool = T
 
     Uploads a consistent snapshot: ``corrections.jsonl`` as it is (read under the lock,
     up to its last complete line) and the files its lines refer to; temporary files are
-    never uploaded. The repo is created (private by default) if missing; the log replaces
-    the one there, which it extends (the store only grows). ``token`` defaults to
-    ``HF_TOKEN`` or ``hf auth login``. Raises :class:`~digitrec.errors.HubError` with an
-    actionable message on failure (see :func:`digitrec.hub.push_dataset_folder`).
+    never uploaded. The repo is created (private by default) if missing. The log pushed is
+    the repo's log extended with the local lines it lacks (by id), so that a push never
+    drops corrections pushed before: from a store since emptied (a Space's storage reset),
+    or from another replica's store. The commit applies to the head the repo's log was read
+    at; a push in between makes it fail, to be run again. ``token`` defaults to ``HF_TOKEN``
+    or ``hf auth login``. Raises :class:`~digitrec.errors.HubError` with an actionable
+    message on failure (see :func:`digitrec.hub.push_dataset_folder`).
     """
     directory = Path(directory)
     log_path = directory / LOG_FILE
@@ -416,9 +419,10 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, *, private: bool = T
         raise HubError(f"{directory} holds no {LOG_FILE}; nothing was pushed")
     raw = _read_log(log_path)
     raw = raw[: raw.rfind(b"\n") + 1]
+    remote, head = dataset_file(repo_id, LOG_FILE, token=token)
     with tempfile.TemporaryDirectory(prefix="digitrec-corrections-") as snapshot:
         snapshot_dir = Path(snapshot)
-        (snapshot_dir / LOG_FILE).write_bytes(raw)
+        (snapshot_dir / LOG_FILE).write_bytes(_extended_log(remote or b"", raw))
         for line in raw.split(b"\n"):
             try:
                 record = json.loads(line)
@@ -429,4 +433,21 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, *, private: bool = T
                 if isinstance(name, str) and Path(name).name == name and (directory / name).is_file():
                     shutil.copy2(directory / name, snapshot_dir / name)
         return push_dataset_folder(snapshot_dir, repo_id, private=private, token=token,
-                                   message=message or "Add digit corrections")
+                                   message=message or "Add digit corrections", parent_commit=head)
+
+
+def _extended_log(remote: bytes, local: bytes) -> bytes:
+    """The lines of log ``remote``, then those of ``local`` with an id it lacks. A local line
+    that is no JSON object with an id (a line cut short by a crash: :func:`load` skips it) is
+    left out, rather than added again at each push."""
+    def ident(line: bytes) -> str | None:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None
+        return record.get("id") if isinstance(record, dict) else None
+
+    lines = [line for line in remote.split(b"\n") if line.strip()]
+    known = {ident(line) for line in lines} - {None}
+    lines += [line for line in local.split(b"\n") if ident(line) not in known | {None}]
+    return b"".join(line + b"\n" for line in lines)

@@ -186,17 +186,36 @@ def push_artifacts(
     return PushResult(repo_id=repo_id, commit_sha=info.oid, url=info.commit_url)
 
 
+def dataset_file(repo_id: str, filename: str, *, token: str | None = None) -> tuple[bytes | None, str | None]:
+    """The file ``filename`` at the head of the *dataset* repo ``repo_id``, and that head's
+    commit SHA, for a push that extends the file (``parent_commit`` of
+    :func:`push_dataset_folder`). ``(None, None)`` when the repo does not exist yet,
+    ``(None, sha)`` when it lacks the file. Errors and ``token`` as for :func:`push_artifacts`.
+    """
+    with _pushing(repo_id, token) as api:
+        try:
+            head = api.dataset_info(repo_id)
+        except RepositoryNotFoundError:
+            return None, None
+        if filename not in {sibling.rfilename for sibling in head.siblings or []}:
+            return None, head.sha
+        path = api.hf_hub_download(repo_id, filename, repo_type="dataset", revision=head.sha)
+        return Path(path).read_bytes(), head.sha
+
+
 def push_dataset_folder(folder: str | Path, repo_id: str, *, private: bool = True, message: str,
-                        token: str | None = None) -> PushResult:
+                        token: str | None = None, parent_commit: str | None = None) -> PushResult:
     """Add the files of ``folder`` to the *dataset* repo ``repo_id`` in one commit.
 
     The repo is created if missing (private if ``private``); files already there and not
-    in ``folder`` stay. Errors and ``token`` as for :func:`push_artifacts`.
+    in ``folder`` stay. With ``parent_commit``, the commit applies only on top of it: if
+    the repo changed since, nothing is committed (a :class:`HubError` says to push again).
+    Errors and ``token`` as for :func:`push_artifacts`.
     """
     with _pushing(repo_id, token) as api:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
-                                 commit_message=message)
+                                 commit_message=message, parent_commit=parent_commit)
     log.info("pushed %s to dataset %s at %s", folder, repo_id, info.oid)
     return PushResult(repo_id=repo_id, commit_sha=info.oid, url=info.commit_url)
 

@@ -447,6 +447,25 @@ def test_corrections_cli_pushes_the_store_to_a_private_dataset_repo(hub, tmp_pat
     assert rejected.returncode == 1 and "401" in rejected.stderr and BAD_TOKEN not in rejected.stderr
 
 
+def test_a_push_from_a_smaller_store_keeps_the_corrections_pushed_before(hub, tmp_path):
+    """Two stores pushed to one dataset repo (a Space's storage reset, or a second replica):
+    the repo's log keeps the first store's corrections and adds the second's, once each,
+    however often either is pushed; downloaded, it trains on all of them."""
+    rng = np.random.default_rng(5)
+    stores = [CorrectionStore(tmp_path / name) for name in ("before-reset", "after-reset")]
+    for store, labels in zip(stores, ("0123", "45")):
+        for corrected in labels:
+            drawing = Image.fromarray(rng.integers(0, 255, (30, 30), dtype=np.uint8))
+            store.add(drawing, rng.random((28, 28), dtype=np.float32), "9", corrected, "bundled")
+    for store in (stores[0], stores[1], stores[1], stores[0]):
+        corrections.push_to_hub(store.directory, f"{USER}/shared-fixes", token=TOKEN)
+
+    downloaded = Path(snapshot_download(f"{USER}/shared-fixes", repo_type="dataset", token=TOKEN,
+                                        local_dir=tmp_path / "downloaded"))
+    _, labels, records = corrections.load(downloaded, strict=True)
+    assert labels.tolist() == [0, 1, 2, 3, 4, 5] and len({r["id"] for r in records}) == 6
+
+
 def test_the_readme_space_deploy_uploads_the_tracked_files_with_binaries_in_lfs(hub, tmp_path):
     """The README's "Running it as a Space" commands, run as written (OWNER and the scratch
     directory replaced): the Space gets exactly the repository's tracked files, the model and

@@ -8,7 +8,7 @@ The whole directory (model.skops, config.json, metrics.json, README.md, plots...
 one commit; the commit SHA and its URL are printed, so the exact model can be pinned
 later with ``OWNER/NAME@SHA``. With ``--corrections``, DIR is a correction store (the
 app's ``DIGITREC_CORRECTIONS_DIR``): a consistent snapshot of it is added to the dataset
-repo, created private as it holds users' drawings (see
+repo (its log extended, never replaced), created private as it holds users' drawings (see
 :func:`digitrec.corrections.push_to_hub`); download it (``hf download OWNER/NAME
 --repo-type dataset --local-dir DIR``) to train with ``python -m training.train ...
 --extra-data DIR``. Authentication uses ``HF_TOKEN`` or the token saved by
