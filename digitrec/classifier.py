@@ -132,13 +132,18 @@ def load_directory(directory: Path, origin: str) -> DigitClassifier:
         config, metrics = read_json(directory / CONFIG_FILE), read_json(directory / METRICS_FILE)
     except ValueError as exc:
         raise DigitrecError(f"{directory}: {CONFIG_FILE} or {METRICS_FILE} is not valid JSON ({exc})") from None
-    version = str(config.get("input", {}).get("normalization_version"))
-    if version != NORMALIZATION_VERSION:
-        log.warning("model expects normalization v%s, this code has v%s", version, NORMALIZATION_VERSION)
     model = with_fast_svc(load_model_file(directory / MODEL_FILE, declared=config["trusted_types"]), copy=False)
     verifier = config.get("piece_verifier")
     if verifier is not None:
         verifier = load_model_file(directory / PIECE_VERIFIER_FILE, declared=verifier["trusted_types"])
     log.info("loaded model from %s", origin)
-    return DigitClassifier(model=model, config=config, metrics=metrics, origin=origin, directory=directory,
-                           piece_verifier=verifier)
+    classifier = DigitClassifier(model=model, config=config, metrics=metrics, origin=origin, directory=directory,
+                                 piece_verifier=verifier)
+    version = str(config.get("input", {}).get("normalization_version"))
+    if version != NORMALIZATION_VERSION:  # served all the same: most versions change rare inputs only
+        classifier.notes.append(
+            f"this model was made for normalization v{version}, and this code normalizes with "
+            f"v{NORMALIZATION_VERSION}: its accuracy may differ from its card's"
+        )
+        log.warning(classifier.notes[-1])
+    return classifier

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from PIL import Image
 from sklearn.svm import SVC
 
 import digitrec
-from digitrec import plots
+from digitrec import plots, serving
 from digitrec.card import write_card
 from digitrec.data import load_sklearn_digits
 from digitrec.normalize import normalize_many
@@ -105,6 +106,22 @@ def test_loaded_model_classifies_and_evaluate_cli_agrees(quick_run):
                           cwd=ROOT, capture_output=True, text=True, check=True)
     report = json.loads(proc.stdout)
     assert report["test_accuracy"] > 0.8 and report["n"] == len(data.y_test)
+
+
+def test_a_model_made_for_another_normalization_says_so(quick_run, tmp_path):
+    """A model whose config names another normalization version is served, with a note that
+    the page shows beside it and the evaluation reports (it used to be a log line only)."""
+    out, _ = quick_run
+    older = tmp_path / "older"
+    shutil.copytree(out, older)
+    config = json.loads((older / "config.json").read_text())
+    config["input"]["normalization_version"] = "9"
+    (older / "config.json").write_text(json.dumps(config))
+    assert digitrec.load_model(out).notes == []
+    assert "⚠️ this model was made for normalization v9" in serving.model_summary(digitrec.load_model(older))
+    proc = subprocess.run([sys.executable, "-m", "training.evaluate", "--model", str(older), "--data", "sklearn-digits"],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    assert any("normalization v9" in note for note in json.loads(proc.stdout)["notes"])
 
 
 def test_evaluate_cli_never_scores_another_model_than_named(tmp_path):

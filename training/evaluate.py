@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         "test_accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "ece": report["ece"],
         "roc_auc_ovr": report["roc_auc_ovr"], "n": report["n"], "model": classifier.origin,
         "data": dataset.source, "seconds": round(seconds, 2),
-        "recorded_test_accuracy": classifier.metrics.get("test_accuracy"),
+        "recorded_test_accuracy": classifier.metrics.get("test_accuracy"), "notes": classifier.notes,
     }))
     return 0
 
