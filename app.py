@@ -17,6 +17,7 @@ Public API endpoints (everything else is private to the page):
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from digitrec import load_model
 from digitrec.classifier import DigitClassifier
+from digitrec.errors import DigitrecError
 from digitrec.serving import (
     PREVIEW_SIZE,
     Predictor,
@@ -317,8 +319,11 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests
-settings = Settings.from_env()
-demo = build_app(load_model(settings.model_source), settings)
+try:
+    settings = Settings.from_env()
+    demo = build_app(load_model(settings.model_source), settings)
+except DigitrecError as exc:  # a wrong setting, a missing or unsafe model: one line saying which
+    sys.exit(f"error: {exc}")
 
 if __name__ == "__main__":
     launch(demo, settings)

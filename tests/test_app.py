@@ -179,6 +179,20 @@ def test_python_app_py_serves_with_settings_from_the_environment(tmp_path, free_
         log.close()
 
 
+@pytest.mark.parametrize("setting, value, message", [
+    ("DIGITREC_MAX_FILE_SIZE", "10MiB", "DIGITREC_MAX_FILE_SIZE='10MiB'"),
+    ("DIGITREC_MODEL_DIR", "/nonexistent", "is not a directory"),
+    ("DIGITREC_MODEL_DIR", "tests", "missing model.skops"),
+])
+def test_python_app_py_says_what_is_wrong_with_its_settings_in_one_line(setting, value, message):
+    """A wrong setting or model stops ``python app.py`` with one line naming it, not a traceback."""
+    env = {key: val for key, val in os.environ.items() if not key.startswith("DIGITREC_")}
+    started = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env={**env, setting: value},
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode == 1 and "Traceback" not in started.stderr, started.stderr
+    assert started.stderr.strip().splitlines()[-1].startswith("error: ") and message in started.stderr
+
+
 def _connect(url: str, process: subprocess.Popen, log_path) -> Client:
     deadline = time.monotonic() + 60
     while True:
