@@ -197,3 +197,5 @@ def test_train_verifier_cli(tmp_path):
     wrong = subprocess.run([*run, "--model", str(tmp_path / "nothing")], cwd=ROOT, capture_output=True, text=True,
                            timeout=300)
     assert wrong.returncode == 2 and "not a digitrec artifacts directory" in wrong.stderr
+    unnamed = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert unnamed.returncode == 2 and "--model" in unnamed.stderr, "the bundled model is rewritten only when named"

@@ -1,6 +1,6 @@
 """Train the piece verifier that helps read whole numbers, for an artifacts directory's model.
 
-    python -m training.train_verifier --data ../shared/data/mnist.npz [--model DIR] [--numbers 2000]
+    python -m training.train_verifier --data ../shared/data/mnist.npz --model DIR [--numbers 2000]
 
 ``python -m training.train`` already does this for the model it trains; run this to add
 or retrain the verifier of an existing model without retraining the model. The verifier
@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True,
                         help="digits to compose numbers from (their training split): as for training.train")
-    parser.add_argument("--model", type=Path, default=BUNDLED_DIR, help="artifacts directory (default: %(default)s)")
+    parser.add_argument("--model", type=Path, required=True,
+                        help=f"artifacts directory whose files are rewritten (the bundled model: {BUNDLED_DIR})")
     parser.add_argument("--numbers", type=int, default=N_NUMBERS,
                         help="numbers composed for training (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
