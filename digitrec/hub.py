@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token, snapshot_download
+from huggingface_hub.utils import validate_repo_id
 from huggingface_hub.errors import (
     HfHubHTTPError,
     HFValidationError,
@@ -184,6 +185,26 @@ def push_artifacts(
         )
     log.info("pushed %s to %s at %s", directory, repo_id, info.oid)
     return PushResult(repo_id=repo_id, commit_sha=info.oid, url=info.commit_url)
+
+
+def check_push_access(repo_id: str, *, token: str | None = None) -> None:
+    """Fail now if a push to ``repo_id`` cannot succeed, before hours of work that would end
+    in it (``training.train --push``): a malformed repo id, no token, a token the Hub rejects,
+    a read-only token, or one whose user may not write to the repo's namespace. Errors and
+    ``token`` as for :func:`push_artifacts`; a fine-grained token's rights are checked by the push.
+    """
+    owner, _, name = repo_id.partition("/")
+    if not owner or not name:
+        raise HubError(f"invalid repo id {repo_id!r}: expected OWNER/NAME; nothing was pushed")
+    with _pushing(repo_id, token) as api:
+        validate_repo_id(repo_id)
+        account = api.whoami()
+    namespaces = {account.get("name"), *(org.get("name") for org in account.get("orgs") or [])}
+    if owner not in namespaces:
+        raise HubError(f"the token is {account.get('name')}'s, who may not write to the '{owner}' namespace; "
+                       f"nothing was pushed to {repo_id}")
+    if (account.get("auth") or {}).get("accessToken", {}).get("role") == "read":
+        raise HubError(f"the token is read-only: use a token with write access; nothing was pushed to {repo_id}")
 
 
 def dataset_file(repo_id: str, filename: str, *, token: str | None = None) -> tuple[bytes | None, str | None]:

@@ -447,6 +447,27 @@ def test_corrections_cli_pushes_the_store_to_a_private_dataset_repo(hub, tmp_pat
     assert rejected.returncode == 1 and "401" in rejected.stderr and BAD_TOKEN not in rejected.stderr
 
 
+def test_train_with_push_checks_the_token_and_repo_before_training(hub, tmp_path):
+    """``train --push`` with a token the Hub rejects, or a namespace the token's user may not
+    write to, stops at once with one line saying so: no training run that cannot be published."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    env.update(client_env(hub.endpoint, tmp_path / "home"), PYTHONPATH=str(ROOT))
+    train = [sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--out", str(tmp_path / "out"),
+             "--quick", "--models", "logreg", "--push"]
+    for token, repo, message in ((BAD_TOKEN, REPO, "401"), (TOKEN, "someone-else/digitrec", "may not write"),
+                                 (TOKEN, "no-slash", "expected OWNER/NAME")):
+        done = subprocess.run([*train, repo], cwd=ROOT, env={**env, "HF_TOKEN": token}, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert not (tmp_path / "out").exists() and token not in done.stderr
+    assert REPO not in hub.state.repos
+
+    done = subprocess.run([*train, REPO], cwd=ROOT, env={**env, "HF_TOKEN": TOKEN}, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"commit: {hub.head(REPO)}" in done.stdout and set(hub.files(REPO)) >= {MODEL_FILE, CONFIG_FILE}
+
+
 def test_a_push_from_a_smaller_store_keeps_the_corrections_pushed_before(hub, tmp_path):
     """Two stores pushed to one dataset repo (a Space's storage reset, or a second replica):
     the repo's log keeps the first store's corrections and adds the second's, once each,

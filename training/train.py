@@ -14,8 +14,10 @@ from digitrec.artifacts import BUNDLED_DIR
 from digitrec.card import DEFAULT_REPO_ID
 from digitrec.data import load_mnist
 from digitrec.errors import DigitrecError
+from digitrec.hub import check_push_access
 from digitrec.trainer import run_training
 from digitrec.zoo import CANDIDATES
+from training.push import push_and_report
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,16 +48,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.push:
+            check_push_access(args.push)  # before training, not after it
         dataset = load_mnist(args.data, cache_dir=args.cache_dir)
         run_training(dataset, args.out, args.models.split(","), quick=args.quick, seed=args.seed,
                      repo_id=args.push or DEFAULT_REPO_ID, extra_data=args.extra_data)
-        if args.push:
-            from training.push import push_and_report
-
-            push_and_report(args.out, args.push, private=args.private, message=None)
     except (DigitrecError, OSError) as exc:  # OSError: a file that could not be read or written
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.push:
+        try:
+            push_and_report(args.out, args.push, private=args.private, message=None)
+        except DigitrecError as exc:
+            print(f"error: {exc}\nThe trained model is in {args.out}: push it with "
+                  f"python -m training.push {args.out} --repo {args.push}", file=sys.stderr)
+            return 2
     return 0
 
 
