@@ -118,6 +118,23 @@ def load_model(source: str | Path | None = None, fallback: bool = True) -> Digit
     return classifier
 
 
+def _check_config(directory: Path, config: Any, metrics: Any) -> None:
+    """Raise a :class:`DigitrecError` naming what a hand-edited or broken ``config.json`` or
+    ``metrics.json`` lacks, instead of failing later with a KeyError."""
+    if not isinstance(config, dict) or not isinstance(metrics, dict):
+        raise DigitrecError(f"{directory}: {CONFIG_FILE} and {METRICS_FILE} must each hold a JSON object")
+    verifier = config.get("piece_verifier")
+    lists = {"trusted_types": config.get("trusted_types"), "classes": config.get("classes")}
+    if verifier is not None:
+        lists["piece_verifier.trusted_types"] = verifier.get("trusted_types") if isinstance(verifier, dict) else None
+        if not (directory / PIECE_VERIFIER_FILE).is_file():
+            raise DigitrecError(f"{directory}: {CONFIG_FILE} declares a piece verifier but {PIECE_VERIFIER_FILE} "
+                                "is missing")
+    wrong = [key for key, value in lists.items() if not isinstance(value, list)]
+    if wrong:
+        raise DigitrecError(f"{directory}: {CONFIG_FILE} has no {', '.join(wrong)} list; the model was not loaded")
+
+
 def load_directory(directory: Path, origin: str) -> DigitClassifier:
     """Load ``model.skops`` (and the piece verifier, if any) from an artifacts directory,
     trusting the types its config declares.
@@ -132,6 +149,7 @@ def load_directory(directory: Path, origin: str) -> DigitClassifier:
         config, metrics = read_json(directory / CONFIG_FILE), read_json(directory / METRICS_FILE)
     except ValueError as exc:
         raise DigitrecError(f"{directory}: {CONFIG_FILE} or {METRICS_FILE} is not valid JSON ({exc})") from None
+    _check_config(directory, config, metrics)
     model = with_fast_svc(load_model_file(directory / MODEL_FILE, declared=config["trusted_types"]), copy=False)
     verifier = config.get("piece_verifier")
     if verifier is not None:

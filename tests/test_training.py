@@ -124,6 +124,26 @@ def test_a_model_made_for_another_normalization_says_so(quick_run, tmp_path):
     assert any("normalization v9" in note for note in json.loads(proc.stdout)["notes"])
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda config: [config], "must each hold a JSON object"),
+    (lambda config: {k: v for k, v in config.items() if k != "trusted_types"}, "has no trusted_types list"),
+    (lambda config: {k: v for k, v in config.items() if k != "classes"}, "has no classes list"),
+    (None, "piece_verifier.skops is missing"),
+], ids=["a-list", "no-trusted-types", "no-classes", "no-verifier-file"])
+def test_a_broken_config_is_named_not_a_traceback(quick_run, tmp_path, edit, message):
+    """A hand-edited or broken config.json stops loading with a message naming what it lacks."""
+    out, _ = quick_run
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    if edit is None:
+        (broken / "piece_verifier.skops").unlink()
+    else:
+        (broken / "config.json").write_text(json.dumps(edit(json.loads((out / "config.json").read_text()))))
+    proc = subprocess.run([sys.executable, "-m", "training.evaluate", "--model", str(broken), "--data", "sklearn-digits"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_evaluate_cli_never_scores_another_model_than_named(tmp_path):
     """A mistyped directory is not taken for a Hub repo (whose fallback is the bundled model),
     and a directory that is not a model says what it lacks."""
