@@ -18,7 +18,9 @@ only ever handed to huggingface_hub: it is never logged, printed, or written to 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,6 +52,8 @@ DEFAULT_REVISION = "main"
 FETCH_PATTERNS = [*REQUIRED_FILES, PIECE_VERIFIER_FILE, CARD_FILE, "*.png"]
 #: Files the Hub keeps in every repo; a push never deletes them.
 HUB_MANAGED_FILES = frozenset({".gitattributes"})
+#: A cache blob named after its content's SHA-256 (LFS files), which :func:`_damaged_files` checks.
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -352,7 +356,13 @@ def _download(repo_id: str, revision: str) -> Path:
         # Ask the Hub first: snapshot_download would silently serve the cache if the Hub
         # were down, and we want to say when that happens.
         HfApi().model_info(repo_id, revision=revision)
-        return Path(snapshot_download(repo_id, repo_type="model", revision=revision, allow_patterns=FETCH_PATTERNS))
+        folder = Path(snapshot_download(repo_id, repo_type="model", revision=revision, allow_patterns=FETCH_PATTERNS))
+        damaged = _damaged_files(folder)
+        if damaged:  # the cache is trusted as it is: fetch those files again
+            log.warning("cached %s of %s@%s damaged; downloading again", ", ".join(damaged), repo_id, revision)
+            folder = Path(snapshot_download(repo_id, repo_type="model", revision=revision, allow_patterns=damaged,
+                                            force_download=True))
+        return folder
     except OfflineModeIsEnabled as exc:
         raise _HubUnreachable("offline mode, HF_HUB_OFFLINE is set") from exc
     except httpx2.TransportError as exc:
@@ -381,7 +391,25 @@ def _from_cache(repo_id: str, revision: str, reason: str) -> Path:
         raise HubUnavailableError(unavailable) from exc
     if not all((folder / name).is_file() for name in REQUIRED_FILES):
         raise HubUnavailableError(unavailable)
+    damaged = _damaged_files(folder)
+    if damaged:
+        raise HubUnavailableError(f"the Hub is unreachable ({reason}) and the cached {', '.join(damaged)} of "
+                                  f"{repo_id}@{revision} is damaged")
     return folder
+
+
+def _damaged_files(folder: Path) -> list[str]:
+    """The files of a cached snapshot whose bytes no longer match their blob's name: the
+    huggingface_hub cache names an LFS file's blob (the model files) after its SHA-256,
+    and trusts it from then on, so a truncated or altered blob would be served for ever."""
+    damaged = []
+    for path in sorted(folder.iterdir()):
+        blob = path.resolve()
+        if path.is_file() and _SHA256.fullmatch(blob.name):
+            with open(blob, "rb") as handle:
+                if hashlib.file_digest(handle, "sha256").hexdigest() != blob.name:
+                    damaged.append(path.name)
+    return damaged
 
 
 def _fetch_error(exc: HfHubHTTPError, repo_id: str, revision: str) -> HubError:

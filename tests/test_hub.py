@@ -244,6 +244,26 @@ def test_hub_down_serves_the_cache_then_the_bundled_model(hub, artifacts_v1, tmp
         digitrec.load_model(REPO, fallback=False)
 
 
+def test_a_damaged_cached_model_is_downloaded_again_or_not_served(hub, artifacts_v1):
+    """A cached model file cut short (a full disk, a killed copy) was served for ever, and
+    failed to load. With the Hub up it is downloaded again; with the Hub down the cache is
+    not used, and the app falls back to the bundled model with a note."""
+    sha = push_artifacts(artifacts_v1, REPO, token=TOKEN).commit_sha
+    blob = (fetch_model(REPO).directory / MODEL_FILE).resolve()
+    blob.write_bytes(blob.read_bytes()[:1000])
+
+    again = fetch_model(REPO)
+    assert (again.directory / MODEL_FILE).read_bytes() == (artifacts_v1 / MODEL_FILE).read_bytes()
+    assert digitrec.load_model(REPO).origin == f"{REPO}@{sha}"
+
+    blob.write_bytes(blob.read_bytes()[:1000])
+    hub.stop()
+    with pytest.raises(HubUnavailableError, match="model.skops of .* is damaged"):
+        fetch_model(REPO)
+    bundled = digitrec.load_model(REPO)
+    assert bundled.origin == "bundled" and any("damaged" in note for note in bundled.notes)
+
+
 def test_offline_mode_serves_the_cache_and_says_so(hub, artifacts_v1, monkeypatch):
     sha = push_artifacts(artifacts_v1, REPO, token=TOKEN).commit_sha
     fetch_model(REPO)
