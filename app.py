@@ -318,7 +318,8 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
 
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests
+for client in ("httpx", "httpx2"):  # gradio's own start-up requests, huggingface_hub's fetching the model
+    logging.getLogger(client).setLevel(logging.WARNING)
 try:
     settings = Settings.from_env()
     demo = build_app(load_model(settings.model_source), settings)
