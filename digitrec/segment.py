@@ -6,6 +6,9 @@ ink is mapped again on its own, see :func:`_number_ink`), then:
 
 1. **Components.** The ink is thresholded (Otsu, as for single digits) and split into
    8-connected components; specks (tiny next to the largest component) are dropped.
+   The reader reads one line: ink forming two or more lines of digits one under another
+   (bands of ink rows apart by blank rows, see :func:`_line_count`) is refused with an
+   :class:`InvalidImageError` saying so, rather than read as digits stacked into one.
 2. **Broken strokes.** Components whose horizontal extents overlap strongly are parts of
    one digit (the bar of a 5 drawn apart, a loop not quite closed, a piece above or below
    another) and are merged, unless both are full-height marks that merely overlap at their
@@ -159,6 +162,11 @@ PART_HEIGHT, PART_GAP = 0.85, 0.12
 NUMBER_MARGIN, WIDE_NUMBER, MAX_WORK_SIZE, RECROP_GAIN = 0.1, 4.0, 1024, 0.8
 #: Most digits read in one image (more separate marks than this is not a number).
 MAX_DIGITS = 40
+#: Lines of digits one under another (:func:`_line_count`): a band of ink rows at least
+#: ``LINE_HEIGHT`` of the tallest band's height holds digits; two such bands are separate
+#: lines when blank rows at least ``LINE_GAP`` of the shorter one's height lie between them
+#: and they overlap horizontally by at least ``LINE_OVERLAP`` of the narrower one's width.
+LINE_HEIGHT, LINE_GAP, LINE_OVERLAP = 0.5, 0.25, 0.5
 #: One mark wider than this many times its height may be several digits touching (:func:`several_digits`).
 WIDE_MARK = 1.2
 #: Most horizontal overlap of neighbouring digits' boxes, in the narrower one's widths, for
@@ -318,7 +326,7 @@ def read_number(classifier: Any, image: ImageInput) -> NumberReading:
 
     ``classifier`` is a :class:`~digitrec.classifier.DigitClassifier` (anything with
     ``predict_proba_normalized`` and ``classes``). Raises :class:`InvalidImageError` when
-    the image cannot be opened or has no ink.
+    the image cannot be opened, has no ink, or holds several lines of digits.
     """
     img = open_image(image)
     return read_ink(classifier, *_number_ink(img), size=img.size)
@@ -341,7 +349,7 @@ def several_digits(classifier: Any, image: ImageInput) -> NumberReading | None:
         return None  # one digit-shaped mark: decided on the whole image's map, cheaply
     try:
         reading = read_ink(classifier, *_number_ink(img, ink), size=img.size)
-    except InvalidImageError:  # more marks than a number has: not one the reader would read
+    except InvalidImageError:  # more marks than a number has, or several lines: not one the reader reads
         return None
     boxes = [d.box for d in reading.digits]
     apart = all(a[2] - b[0] <= SIDE_BY_SIDE * min(a[2] - a[0], b[2] - b[0]) for a, b in zip(boxes, boxes[1:]))
@@ -463,6 +471,12 @@ def _candidates(classifier: Any, ink: np.ndarray) -> tuple[list[_Reading], list[
         raise InvalidImageError(
             f"Too many separate marks ({len(clusters)}) to read as a number; send at most {MAX_DIGITS} digits."
         )
+    lines = _line_count(labels > 0)
+    if lines > 1:
+        raise InvalidImageError(
+            f"This image holds {lines} lines of digits; the Number tab reads one line at a time: "
+            "crop or draw one line."
+        )
     height = _digit_height(clusters)
     line = _Line(height, _typical_width(clusters, height))
     owner = _owner_map(labels)
@@ -533,6 +547,42 @@ def _clusters(ink: np.ndarray) -> tuple[np.ndarray, list[_Cluster]]:
     clusters = [c for c in rest if max(c.height, c.width) >= SMALL_PIECE * line or c.height >= 0.5 * line]
     clusters.sort(key=lambda c: c.cx)
     return labels, clusters
+
+
+def _line_count(mask: np.ndarray) -> int:
+    """How many lines of digits the ink (2-D bool, specks removed) forms, one under another.
+
+    The projection-profile split of document analysis: rows holding ink form bands between
+    blank rows. Bands shorter than ``LINE_HEIGHT`` of the tallest are marks above or below a
+    line (a dot, the detached bar of a 5, an underline), not lines. From the top down, a band
+    starts a new line when a real gap parts it from the line above and the two are stacked
+    (:func:`_separate_lines`), not the steps of a number written at a slope; otherwise it
+    belongs to that line (a digit broken in two, a slanted number).
+    """
+    runs, _ = ndimage.label(mask.any(axis=1))
+    bands: list[Box] = []  # (left, top, right, bottom) of each band
+    for rows, in ndimage.find_objects(runs):
+        cols = np.flatnonzero(mask[rows].any(axis=0))
+        bands.append((int(cols[0]), rows.start, int(cols[-1]) + 1, rows.stop))
+    tallest = max((y1 - y0 for _, y0, _, y1 in bands), default=0)
+    lines, line = 0, None  # the lines so far, and the lowest one's box
+    for band in (b for b in bands if b[3] - b[1] >= LINE_HEIGHT * tallest):
+        if line is None or _separate_lines(line, band):
+            lines, line = lines + 1, band
+        else:
+            line = (min(line[0], band[0]), line[1], max(line[2], band[2]), band[3])
+    return lines
+
+
+def _separate_lines(upper: Box, lower: Box) -> bool:
+    """Whether two bands of ink, ``lower`` below ``upper``, are two lines of digits: at least
+    ``LINE_GAP`` of the shorter one's height of blank rows between them, and stacked
+    (overlapping horizontally by at least ``LINE_OVERLAP`` of the narrower one's width)."""
+    gap = lower[1] - upper[3]
+    shorter = min(upper[3] - upper[1], lower[3] - lower[1])
+    overlap = min(upper[2], lower[2]) - max(upper[0], lower[0])
+    narrower = min(upper[2] - upper[0], lower[2] - lower[0])
+    return gap >= LINE_GAP * shorter and overlap >= LINE_OVERLAP * narrower
 
 
 def _one_digit(a: _Cluster, b: _Cluster, line: float) -> bool:

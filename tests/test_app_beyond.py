@@ -14,7 +14,7 @@ from digitrec.beyond_serving import CorrectionDesk, NumberReader, number_shown, 
 from digitrec.segment import read_number
 from digitrec.serving import NO_IMAGE_MESSAGE, NO_SKETCH_MESSAGE, NOT_A_DIGIT_LABEL, PREVIEW_SIZE, Predictor
 from digitrec.styles import scribble
-from test_segment import draw_number
+from test_segment import draw_number, stacked, written
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +69,19 @@ def test_predict_number_empty_is_a_clear_error(client, tmp_path):
     Image.new("L", (300, 100), 255).save(path)
     with pytest.raises(Exception, match="No number found"):
         client.predict(handle_file(str(path)), api_name="/predict_number")
+
+
+def test_two_lines_of_digits_are_refused_with_advice(client, classifier, tmp_path):
+    """Two lines one under another: the API and the Number tab say to send one line instead
+    of reading a wrong number, and the one-digit tabs do not claim how it would read."""
+    path = tmp_path / "two_lines.png"
+    stacked([written("12"), written("34")]).save(path)
+    with pytest.raises(Exception, match="2 lines of digits.*one line at a time"):
+        client.predict(handle_file(str(path)), api_name="/predict_number")
+    with pytest.raises(gr.Error, match="2 lines of digits"):
+        NumberReader(classifier, sketchpad=None).show_number({"path": str(path)})
+    _, _, note, _ = Predictor(classifier, sketchpad=None).show_upload({"path": str(path)})
+    assert "reads it as" not in note
 
 
 def test_upload_shows_a_heatmap_that_highlights_ink(classifier, tmp_path):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+from sklearn.datasets import load_digits
 
 from digitrec import synthetic as syn
 from digitrec.errors import InvalidImageError
@@ -43,20 +44,23 @@ BROKEN_4 = [
 
 
 def draw_number(digits: list[list[np.ndarray]], gap: float = 20, height: int = 80, brush: float = 8,
-                margin: int = 20, transparent: bool = False) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+                margin: int = 20, transparent: bool = False,
+                drop: float = 0) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
     """The digits drawn left to right, ``gap`` pixels between their ink; and each digit's ink box.
 
-    A negative gap makes neighbours overlap (they touch). Dark ink on white (mode L), or
-    black strokes on a transparent canvas like the app's sketchpad (mode RGBA).
+    A negative gap makes neighbours overlap (they touch). Each digit sits ``drop`` pixels
+    lower than the one before (negative: higher), as in a number written at a slope. Dark
+    ink on white (mode L), or black strokes on a transparent canvas like the app's sketchpad (mode RGBA).
     """
     placed, x = [], float(margin)
-    for strokes in digits:
+    top = margin - min(0.0, drop * (len(digits) - 1))
+    for index, strokes in enumerate(digits):
         points = np.concatenate(strokes)
         low, high = points.min(axis=0), points.max(axis=0)
         k = height / (high[1] - low[1])
-        placed.append([(s - low) * k + [x, margin] for s in strokes])
+        placed.append([(s - low) * k + [x, top + index * drop] for s in strokes])
         x += (high[0] - low[0]) * k + gap + brush
-    size = (int(round(x - gap - brush)) + 2 * margin, height + 2 * margin)
+    size = (int(round(x - gap - brush)) + 2 * margin, height + 2 * margin + int(round(abs(drop) * (len(digits) - 1))))
     boxes = []
     for strokes in placed:
         alpha = syn.rasterize(strokes, size, brush)
@@ -313,6 +317,155 @@ def test_reads_numbers_made_of_mnist_test_digits(classifier):
             right += read_number(classifier, image).number == truth
             total += 1
     assert right / total >= 0.75, f"{right}/{total} MNIST numbers read right"
+
+
+# -- one line of digits, not several -----------------------------------------------------------
+
+#: The Number tab's sketchpad canvas (app.py: 1.8 x 0.9 times CANVAS_SIZE).
+NUMBER_CANVAS = (720, 360)
+#: The same one broken in pieces one above another (unit coordinates, as :func:`template`'s).
+TOP_BAR_5 = [BROKEN_5[0], BROKEN_5[1] + [0.0, -0.3]]  # the bar a third of the digit above the body
+TOP_BAR_7 = [_densify(_line((0.0, -0.15), (0.6, -0.15))), _densify(_line((0.6, 0.05), (0.25, 1.0)))]
+SPLIT_4 = [_densify(_line((0.1, 0.0), (0.03, 0.55), (0.6, 0.55))), _densify(_line((0.45, 0.75), (0.45, 1.0)))]
+
+
+def written(number: str, **kwargs) -> Image.Image:
+    """``number`` drawn with the stroke templates (:func:`draw_number`'s options), mode L."""
+    return draw_number([template(int(d)) for d in number], **kwargs)[0]
+
+
+def stacked(lines: list[Image.Image], gap: int = 40, indents: list[int] | None = None,
+            margin: int = 20) -> Image.Image:
+    """Drawings (mode L, dark on white) one under another with ``gap`` pixels of paper between
+    their ink, each cropped to its ink and ``indents`` pixels right of the left margin."""
+    lines = [line.crop(ImageOps.invert(line).getbbox()) for line in lines]
+    indents = indents or [0] * len(lines)
+    width = max(line.width + indent for line, indent in zip(lines, indents)) + 2 * margin
+    page = Image.new("L", (width, sum(line.height + gap for line in lines) - gap + 2 * margin), 255)
+    y = margin
+    for line, indent in zip(lines, indents):
+        page.paste(line, (margin + indent, y))
+        y += line.height + gap
+    return page
+
+
+def on_sketchpad(drawing: Image.Image) -> Image.Image:
+    """A drawing (mode L) as the Number tab's sketchpad sends it: black strokes on a transparent
+    ``NUMBER_CANVAS``, in its middle."""
+    strokes = Image.new("RGBA", drawing.size, (0, 0, 0, 255))
+    strokes.putalpha(ImageOps.invert(drawing))
+    canvas = Image.new("RGBA", NUMBER_CANVAS, (0, 0, 0, 0))
+    canvas.alpha_composite(strokes, ((canvas.width - drawing.width) // 2, (canvas.height - drawing.height) // 2))
+    return canvas
+
+
+def handwritten_digits(source: str) -> np.ndarray:
+    """MNIST test digits, or scikit-learn's 8x8 digits enlarged to 24x24: uint8, 255 = ink."""
+    if source == "mnist":
+        if not MNIST.is_file():
+            pytest.skip("MNIST not available")
+        return np.load(MNIST)["x_test"][:500]
+    small = (load_digits().images[:500] * 255 / 16).astype(np.uint8)
+    return np.stack([np.asarray(Image.fromarray(d).resize((24, 24), Image.Resampling.BILINEAR)) for d in small])
+
+
+@pytest.mark.parametrize("lines, indents", [(["12", "34"], None), (["2026", "90210"], None),
+                                            (["90210", "12"], [0, 230]), (["7", "35"], [40, 0])])
+def test_two_lines_of_digits_are_refused(classifier, lines, indents):
+    """Two lines one under another are not one number: the reader says so, rather than read
+    the digits above each other as one (12 above 34 was read as 1324)."""
+    with pytest.raises(InvalidImageError, match="holds 2 lines of digits.*one line at a time"):
+        read_number(classifier, stacked([written(line) for line in lines], indents=indents))
+
+
+def test_every_line_is_counted(classifier):
+    with pytest.raises(InvalidImageError, match="holds 3 lines of digits"):
+        read_number(classifier, stacked([written(line) for line in ("12", "34", "56")], gap=30))
+
+
+def test_two_typed_lines_are_refused(classifier):
+    """12 above 34 in a typeface, like a printed address with a ZIP code on its own line:
+    was read as 88, each 8 with 98% confidence."""
+    page = Image.new("L", (260, 400), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=120)
+    draw.text((60, 20), "12", font=font, fill=0)
+    draw.text((60, 220), "34", font=font, fill=0)
+    with pytest.raises(InvalidImageError, match="2 lines of digits"):
+        read_number(classifier, page)
+
+
+def test_two_lines_drawn_on_the_sketchpad_are_refused(classifier):
+    drawing = stacked([written(line, height=110, brush=12) for line in ("35", "807")], gap=45)
+    with pytest.raises(InvalidImageError, match="2 lines of digits"):
+        read_number(classifier, on_sketchpad(drawing))
+
+
+@pytest.mark.parametrize("source", ["sklearn", "mnist"])
+def test_two_lines_of_handwritten_digits_are_refused(classifier, source):
+    digits = handwritten_digits(source)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        lines = [syn.compose_number(list(digits[rng.choice(len(digits), size=3)]), rng, upscale=3)[0]
+                 for _ in range(2)]
+        with pytest.raises(InvalidImageError, match="2 lines of digits"):
+            read_number(classifier, stacked(lines, gap=30))
+
+
+@pytest.mark.parametrize("source", ["sklearn", "mnist"])
+def test_digits_of_varied_sizes_and_baselines_are_one_line(classifier, source):
+    """The reading bench's ``sizes_baselines`` numbers (digits scaled 0.75-1.25x and shifted
+    up to 15% of their height) are one line, however their tops and bottoms fall."""
+    digits = handwritten_digits(source)
+    rng = np.random.default_rng(5)
+    style = syn.NUMBER_STYLES["sizes_baselines"]
+    for _ in range(20):
+        image, _, _ = style.compose(list(digits[rng.choice(len(digits), size=4)]), rng)
+        assert len(read_number(classifier, image).digits) >= 1  # read, not refused
+
+
+@pytest.mark.parametrize("digits, number", [([TOP_BAR_5], "5"), ([TOP_BAR_7], "7"), ([SPLIT_4], "4"),
+                                            ([template(3), TOP_BAR_5, template(6)], "356")])
+def test_a_digit_in_pieces_one_above_another_is_one_line(classifier, digits, number):
+    """A 5 or a 7 whose bar was drawn apart above it, a 4 whose stem's foot is apart below:
+    the pieces are not lines (the bar is flat, the 4's pieces are not apart enough)."""
+    image, boxes = draw_number(digits, gap=16)
+    reading = read_number(classifier, image)
+    assert reading.number == number
+    assert_boxes(reading, boxes, image.size)
+
+
+def test_marks_above_and_below_a_number_are_not_lines(classifier):
+    image, boxes = draw_number([template(int(d)) for d in "350"], gap=20, margin=50)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([150, 10, 162, 22], fill=0)  # a dot well above
+    draw.ellipse([60, image.height - 22, 72, image.height - 10], fill=0)  # and one well below
+    reading = read_number(classifier, image)
+    assert reading.number == "350"
+    assert_boxes(reading, boxes, image.size)
+
+
+def test_a_tall_one_is_one_line(classifier):
+    """A 1 a quarter taller than its neighbours reaches above them: one line still."""
+    image, _ = draw_number([template(2), template(0)], gap=70, margin=60)
+    x = image.width // 2 - 4
+    ImageDraw.Draw(image).line([(x, 40), (x + 5, 140)], fill=0, width=8)
+    assert read_number(classifier, image).number == "210"
+
+
+@pytest.mark.parametrize("number, drop", [("2026", 40), ("2026", -60), ("12", 100), ("47", -100), ("1234", 95)])
+def test_a_number_written_at_a_slope_is_one_line(classifier, number, drop):
+    """Digits each lower (or higher) than the one before, down to no two at the same height:
+    the steps of one line, not lines one under another."""
+    image, boxes = draw_number([template(int(d)) for d in number], drop=drop)
+    reading = read_number(classifier, image)
+    assert reading.number == number
+    assert_boxes(reading, boxes, image.size)
+
+
+def test_a_number_drawn_at_a_slope_on_the_sketchpad_is_one_line(classifier):
+    drawing = written("90210", height=90, brush=12, drop=45)
+    assert read_number(classifier, on_sketchpad(drawing)).number == "90210"
 
 
 # -- results and errors -------------------------------------------------------------------------
