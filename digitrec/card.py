@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import textwrap
 from pathlib import Path
@@ -13,7 +14,9 @@ from skops.card import Card
 
 from digitrec import plots
 from digitrec.artifacts import CARD_FILE, PIECE_VERIFIER_FILE
+from digitrec.classifier import load_directory
 from digitrec.data import SourceInfo, describe_source
+from digitrec.errors import DigitrecError
 from digitrec.zoo import CANDIDATES
 
 #: Where the model and the demo live on the Hub (override with ``--push``/``--repo``).
@@ -67,6 +70,26 @@ def write_card(directory: Path, model: Any, config: dict[str, Any], metrics: dic
     path = Path(directory) / CARD_FILE
     path.write_text(render_card(model, config, metrics, repo_id), encoding="utf-8")
     return path
+
+
+def card_for_repo(directory: Path, repo_id: str) -> str | None:
+    """The card to publish the artifacts in ``directory`` with to ``repo_id``, if not their own.
+
+    A card :func:`write_card` made names its repo (title, ``load_model`` line, citation,
+    model-index): when it names another, the card is rendered again for ``repo_id`` from
+    the directory's model, config and metrics, which are left as they are. None when the
+    card names ``repo_id`` already, or is not one of ours (then it is published as it is).
+    Raises :class:`DigitrecError` if the metrics lack what the card needs.
+    """
+    named = repo_id_of_card(Path(directory) / CARD_FILE)
+    if named is None or named == repo_id:
+        return None
+    classifier = load_directory(directory, origin=f"local:{directory}")
+    try:
+        return render_card(classifier.model, classifier.config, classifier.metrics, repo_id)
+    except KeyError as exc:
+        raise DigitrecError(f"{directory}: its card names {named}, and cannot be written for {repo_id}: "
+                            f"metrics.json has no {exc}; nothing was pushed") from None
 
 
 def render_card(model: Any, config: dict[str, Any], metrics: dict[str, Any], repo_id: str) -> str:
@@ -235,11 +258,12 @@ def render_card(model: Any, config: dict[str, Any], metrics: dict[str, Any], rep
 
 
 def repo_id_of_card(path: Path) -> str | None:
-    """The repo id a card written by :func:`write_card` names in its title, if there is one."""
+    """The repo id (OWNER/NAME) a card written by :func:`write_card` names in its title, if
+    there is one: None for a card without one, or with another title (not one of ours)."""
     if not Path(path).is_file():
         return None
     title = next((line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.startswith("# ")), None)
-    return title[2:].strip() if title else None
+    return title[2:].strip() if title and re.fullmatch(r"[\w.-]+/[\w.-]+", title[2:].strip()) else None
 
 
 def training_command(metrics: dict[str, Any]) -> str:
