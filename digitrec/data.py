@@ -17,6 +17,9 @@ import numpy as np
 from digitrec.errors import DatasetError
 
 N_TRAIN = 60_000
+#: ``--data`` values that name a dataset rather than a path, and the ``source`` of OpenML's MNIST.
+OPENML, SKLEARN_DIGITS = "openml", "sklearn-digits"
+OPENML_SOURCE = "openml:mnist_784"
 IMAGE_SHAPE = (28, 28)
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IDX_FILES = {
@@ -38,14 +41,32 @@ class DigitDataset:
     source: str
 
     def subset(self, n_train: int, n_test: int, seed: int = 0) -> "DigitDataset":
-        """A stratification-free random subset, for quick runs."""
+        """A stratification-free random subset, for quick runs. Its ``source`` stays the
+        dataset's, so that it still says what to load (the sizes tell it is a subset)."""
         rng = np.random.default_rng(seed)
         tr = rng.permutation(len(self.y_train))[:n_train]
         te = rng.permutation(len(self.y_test))[:n_test]
-        return DigitDataset(
-            self.x_train[tr], self.y_train[tr], self.x_test[te], self.y_test[te],
-            f"{self.source} (subset {n_train}/{n_test})",
-        )
+        return DigitDataset(self.x_train[tr], self.y_train[tr], self.x_test[te], self.y_test[te], self.source)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """How cards, plots and the app name the data a model was trained on."""
+
+    name: str  #: for people: "MNIST"
+    writers: str  #: whose handwriting it is, for the card's limitations
+    hub_id: str | None  #: its Hugging Face Hub dataset id, None when it has none
+    argument: str  #: the ``--data`` that loads it (a file or folder by its name: its path means nothing elsewhere)
+
+
+def describe_source(source: str) -> SourceInfo:
+    """What to call the dataset whose :attr:`DigitDataset.source` is ``source``: scikit-learn's
+    digits, or MNIST (from OpenML, an ``.npz`` file or IDX files)."""
+    if source == SKLEARN_DIGITS:
+        return SourceInfo(name="scikit-learn digits", hub_id=None, argument=SKLEARN_DIGITS,
+                          writers="the writers of scikit-learn's 8x8 digits (a UCI test set)")
+    return SourceInfo(name="MNIST", hub_id="mnist", argument=OPENML if source == OPENML_SOURCE else Path(source).name,
+                      writers="MNIST's writers (US Census staff and students)")
 
 
 def load_mnist(source: str | Path, cache_dir: str | Path | None = None) -> DigitDataset:
@@ -54,9 +75,9 @@ def load_mnist(source: str | Path, cache_dir: str | Path | None = None) -> Digit
     ``"sklearn-digits"`` gives scikit-learn's bundled 8x8 digits upscaled to MNIST's
     format: a small offline stand-in for tests and demos on a fresh clone.
     """
-    if str(source) == "openml":
+    if str(source) == OPENML:
         return load_openml(cache_dir)
-    if str(source) == "sklearn-digits":
+    if str(source) == SKLEARN_DIGITS:
         return load_sklearn_digits()
     path = Path(source)
     if path.is_dir():
@@ -79,7 +100,7 @@ def load_openml(cache_dir: str | Path | None = None) -> DigitDataset:
     )
     x = np.asarray(bunch.data, dtype=np.uint8).reshape(-1, *IMAGE_SHAPE)
     y = np.asarray(bunch.target).astype(np.uint8)
-    return _checked(x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:], "openml:mnist_784")
+    return _checked(x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:], OPENML_SOURCE)
 
 
 def load_sklearn_digits(n_train: int = 1500) -> DigitDataset:
@@ -94,7 +115,7 @@ def load_sklearn_digits(n_train: int = 1500) -> DigitDataset:
     ]
     x = np.pad(np.stack(boxes), ((0, 0), (4, 4), (4, 4)))
     y = digits.target.astype(np.uint8)
-    return _checked(x[:n_train], y[:n_train], x[n_train:], y[n_train:], "sklearn-digits")
+    return _checked(x[:n_train], y[:n_train], x[n_train:], y[n_train:], SKLEARN_DIGITS)
 
 
 def load_npz(path: Path) -> DigitDataset:

@@ -158,6 +158,7 @@ def push_artifacts(
     private: bool = False,
     message: str | None = None,
     token: str | None = None,
+    card: str | None = None,
 ) -> PushResult:
     """Upload the artifacts ``directory`` to the model repo ``repo_id`` as a single commit.
 
@@ -165,6 +166,8 @@ def push_artifacts(
     ``main`` branch mirror the directory: every file is added or updated, and files from
     an earlier push that the directory no longer has (old plots...) are deleted, so a
     revision never mixes two training runs. Hidden files and folders are not uploaded.
+    ``card``, if given, is published as the model card instead of the directory's
+    (:func:`digitrec.card.card_for_repo`: the card for ``repo_id``), which is left as it is.
     The model is checked with :func:`verify_artifacts` first: what we publish, we can load.
 
     ``token`` defaults to ``HF_TOKEN`` or the token saved by ``hf auth login``.
@@ -179,7 +182,7 @@ def push_artifacts(
     verify_artifacts(directory)
     with _pushing(repo_id, token) as api:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        operations, parent = _commit_operations(api, directory, repo_id)
+        operations, parent = _commit_operations(api, directory, repo_id, card)
         info = api.create_commit(
             repo_id,
             operations,
@@ -273,16 +276,19 @@ def _pushing(repo_id: str, token: str | None) -> Iterator[HfApi]:
         raise HubError(_scrub(f"push to {repo_id} failed ({_describe(exc)}); nothing was committed", token)) from exc
 
 
-def _commit_operations(api: HfApi, directory: Path, repo_id: str) -> tuple[list, str | None]:
+def _commit_operations(api: HfApi, directory: Path, repo_id: str, card: str | None) -> tuple[list, str | None]:
     """The operations making ``main`` mirror ``directory``, and the head commit they apply to.
 
-    Every non-hidden file of ``directory`` is added; remote files it lacks are deleted.
+    Every non-hidden file of ``directory`` is added (``card``'s text as the card, if given);
+    remote files it lacks are deleted.
     """
-    local = {
+    local: dict[str, Path | bytes] = {
         path.relative_to(directory).as_posix(): path
         for path in sorted(directory.rglob("*"))
         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(directory).parts)
     }
+    if card is not None:
+        local[CARD_FILE] = card.encode("utf-8")
     head = api.model_info(repo_id, revision=DEFAULT_REVISION)
     remote = [sibling.rfilename for sibling in head.siblings or []]
     stale = sorted(name for name in remote if name not in local and name not in HUB_MANAGED_FILES)

@@ -26,11 +26,11 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def confusion(cm: list[list[int]], classes: list[str], path: Path) -> Path:
-    """Confusion matrix of the test split, counts in each cell."""
+def confusion(cm: list[list[int]], classes: list[str], dataset: str, path: Path) -> Path:
+    """Confusion matrix of the test split of ``dataset`` (its name), counts in each cell."""
     fig, ax = plt.subplots(figsize=(6, 5.5))
     ConfusionMatrixDisplay(np.asarray(cm), display_labels=classes).plot(ax=ax, colorbar=False, values_format="d")
-    ax.set_title("Confusion matrix (MNIST test)")
+    ax.set_title(f"Confusion matrix ({dataset} test)")
     return _save(fig, path)
 
 

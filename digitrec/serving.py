@@ -40,6 +40,7 @@ from digitrec import normalize
 from digitrec.artifacts import CARD_FILE
 from digitrec.batch_input import BatchImage, batch_images
 from digitrec.classifier import DigitClassifier
+from digitrec.data import describe_source
 from digitrec.errors import InvalidImageError, NotADigitError
 from digitrec.explain import heatmap_image, occlusion_heatmap
 from digitrec.segment import several_digits
@@ -501,9 +502,11 @@ def _explain_unreadable(files: Sequence[str]) -> str | None:
 
 
 def model_summary(classifier: DigitClassifier) -> str:
-    """Markdown: which model is serving, its test accuracy, and any notes from loading it."""
+    """Markdown: which model is serving, its test accuracy (on which data), and any notes from loading it."""
     accuracy = classifier.metrics.get("test_accuracy")
-    accuracy_text = f" — MNIST test accuracy **{accuracy:.2%}**" if isinstance(accuracy, (int, float)) else ""
+    source = (classifier.metrics.get("data") or {}).get("source")
+    dataset = f"{describe_source(source).name} " if isinstance(source, str) else ""
+    accuracy_text = f" — {dataset}test accuracy **{accuracy:.2%}**" if isinstance(accuracy, (int, float)) else ""
     notes = "".join(f"  \n⚠️ {note}" for note in classifier.notes)  # e.g. the Hub was unreachable
     return f"Serving {describe_origin(classifier.origin)}{accuracy_text}.{notes}"
 

@@ -22,7 +22,7 @@ from digitrec.augment import Distortion, augment
 from digitrec.corrections import LOG_FILE as CORRECTIONS_LOG
 from digitrec.corrections import load as load_corrections
 from digitrec.card import DEFAULT_REPO_ID
-from digitrec.data import DigitDataset
+from digitrec.data import DigitDataset, describe_source
 from digitrec.errors import DatasetError
 from digitrec.evaluation import evaluate, per_image_predict_ms
 from digitrec.normalize import NORMALIZATION_VERSION, normalize_many
@@ -150,6 +150,7 @@ def run_training(dataset: DigitDataset, out: Path, names: list[str] | None = Non
         "touching_pairs": pairs if candidate.touching_pairs and n_pairs else None,
         "cut_pieces": pieces if candidate.cut_pieces and n_pieces else None,
         "extra_data": {"source": str(extra_data), "n": len(y_extra)} if extra_data is not None else None,
+        "seed": seed,  # with the data, candidates and extra data: the card's command to reproduce the run
         "training_seconds": time.monotonic() - start,
         "cpu_count": os.cpu_count(),  # the card says what the training time was measured on
     }
@@ -202,7 +203,8 @@ def _write_artifacts(out: Path, model: Any, metrics: dict[str, Any], X_test: np.
     write_json(out / CONFIG_FILE, config)
     write_json(out / METRICS_FILE, metrics)
     y_pred = proba.argmax(axis=1)
-    plots.confusion(metrics["confusion_matrix"], CLASSES, out / plots.CONFUSION_PNG)
+    plots.confusion(metrics["confusion_matrix"], CLASSES, describe_source(metrics["data"]["source"]).name,
+                    out / plots.CONFUSION_PNG)
     plots.one_vs_rest_curves(proba, y_test, CLASSES, out / plots.ROC_PNG, out / plots.PR_PNG)
     plots.misclassified_grid(X_test, y_test, y_pred, CLASSES, out / plots.ERRORS_PNG)
     plots.comparison([r.as_dict() for r in results], out / plots.COMPARISON_PNG)

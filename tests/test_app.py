@@ -407,6 +407,13 @@ def test_hub_model_links_to_its_card_at_the_served_revision(classifier):
     assert serving.model_card_url(classifier) is None
 
 
+def test_model_summary_names_the_data_its_accuracy_was_measured_on(classifier):
+    assert "MNIST test accuracy **99.36%**" in serving.model_summary(classifier)
+    quick = dataclasses.replace(classifier, metrics={**classifier.metrics, "data": {"source": "sklearn-digits"}})
+    assert "scikit-learn digits test accuracy" in serving.model_summary(quick)
+    assert "MNIST" not in serving.model_summary(quick)
+
+
 def test_every_model_event_shares_one_concurrency_limit(classifier):
     """Every queued event (the API endpoints and the page's) is in one group limited by the setting."""
     from app import MODEL_CONCURRENCY_ID, build_app

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
-from huggingface_hub import HfApi, constants, snapshot_download
+from huggingface_hub import HfApi, ModelCard, constants, snapshot_download
 from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -30,7 +30,9 @@ from sklearn.preprocessing import FunctionTransformer
 import digitrec
 from digitrec import corrections
 from digitrec.corrections import CorrectionStore
-from digitrec.artifacts import CARD_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE, read_json, write_json
+from digitrec.artifacts import (BUNDLED_DIR, CARD_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PIECE_VERIFIER_FILE,
+                                read_json, write_json)
+from digitrec.card import DEFAULT_REPO_ID
 from digitrec.errors import HubError, HubUnavailableError, UntrustedModelError
 from digitrec.features import Deskew
 from digitrec.hub import fetch_model, push_artifacts
@@ -427,6 +429,27 @@ def test_push_cli_prints_sha_and_url_and_never_the_token(hub, artifacts_v1, tmp_
     assert len(errors) == 1 and errors[0].startswith("error:") and "401" in errors[0], rejected.stderr
     assert BAD_TOKEN not in rejected.stdout + rejected.stderr
     assert hub.head(REPO) == sha
+
+
+def test_push_cli_publishes_the_card_written_for_the_repo_pushed_to(hub, tmp_path):
+    """The bundled model's card names digitrec/digitrec-mnist; pushed to another repo (the
+    README's publishing step), the card there names that repo in its title, usage, citation
+    and model-index, and is otherwise the bundled card. The directory is left as it was."""
+    target = f"{USER}/my-digits"
+    before = {path.name: path.read_bytes() for path in BUNDLED_DIR.iterdir()}
+
+    proc = run_push_cli(hub, BUNDLED_DIR, TOKEN, tmp_path / "home", "--repo", target)
+
+    assert proc.returncode == 0, proc.stderr
+    text = hub.read(target, CARD_FILE).decode("utf-8")
+    card = ModelCard(text)
+    assert f"\n# {target}\n" in text
+    assert f'digitrec.load_model("{target}")' in text and f"https://huggingface.co/{target}" in text
+    assert card.data.model_name == "my-digits" and DEFAULT_REPO_ID not in text
+    bundled = before[CARD_FILE].decode("utf-8")
+    assert text.replace(target, DEFAULT_REPO_ID).replace("name: my-digits", "name: digitrec-mnist") == bundled
+    assert {path.name: path.read_bytes() for path in BUNDLED_DIR.iterdir()} == before
+    assert hub.read(target, MODEL_FILE) == before[MODEL_FILE]
 
 
 def test_corrections_cli_pushes_the_store_to_a_private_dataset_repo(hub, tmp_path):

@@ -2,11 +2,14 @@
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 from huggingface_hub import ModelCard
@@ -16,11 +19,12 @@ from sklearn.svm import SVC
 import digitrec
 from digitrec import plots, serving
 from digitrec.card import write_card
-from digitrec.data import load_sklearn_digits
+from digitrec.data import describe_source, load_sklearn_digits
 from digitrec.normalize import normalize_many
 from digitrec.selection import CandidateResult, chosen, served_digits
 from digitrec.styles import NOT_A_DIGIT, cut_pieces, sketched_digits, touching_pairs
 from digitrec.zoo import CANDIDATES
+from training import train, train_verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 PLOTS = ["confusion_matrix.png", "roc_curves.png", "precision_recall_curves.png", "misclassified.png",
@@ -70,7 +74,7 @@ def test_card_parses_with_model_index(quick_run):
     card = ModelCard.load(out / "README.md")
     metrics = json.loads((out / "metrics.json").read_text())
     data = card.data
-    assert data.library_name == "sklearn" and data.license and "mnist" in data.datasets and data.tags
+    assert data.library_name == "sklearn" and data.license and data.tags
     accuracy = next(r for r in data.eval_results if r.metric_type == "accuracy")
     assert accuracy.metric_value == round(metrics["test_accuracy"], 4)
     for section in ["Model description", "Intended uses & limitations", "Training data", "Training procedure",
@@ -82,6 +86,62 @@ def test_card_parses_with_model_index(quick_run):
         assert f"![{title}]({name})" in card.text, "each plot's alt text names it"
     assert metrics["cpu_count"] == os.cpu_count()
     assert f"minutes on {os.cpu_count()} CPU cores)." in card.text
+
+
+def test_a_run_on_sklearn_digits_never_calls_its_data_mnist(quick_run, tmp_path):
+    """The card's metadata, text and confusion matrix name the data the model was trained and
+    tested on: scikit-learn's digits, not MNIST (whose images' scale the card still refers to)."""
+    out, _ = quick_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    card = ModelCard.load(out / "README.md")
+    assert metrics["data"]["source"] == "sklearn-digits"
+    assert not card.data.datasets and "mnist" not in card.data.tags
+    assert {r.dataset_name for r in card.data.eval_results} == {"scikit-learn digits"}
+    assert "accuracy on the scikit-learn digits test split" in card.text
+    assert "numbers from scikit-learn digits training digits" in card.text
+    assert card.text.count("MNIST") == card.text.count("MNIST's scale"), "only the image scale is MNIST's"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # the title as text, not glyph outlines
+        svg = plots.confusion(metrics["confusion_matrix"], [str(d) for d in range(10)],
+                              describe_source(metrics["data"]["source"]).name, tmp_path / "confusion.svg")
+    assert "Confusion matrix (scikit-learn digits test)" in svg.read_text()
+
+
+def test_card_commands_reproduce_the_run(quick_run):
+    """The card's "Reproduce with" commands parse with the training CLIs and give the options
+    the run was made with."""
+    out, _ = quick_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    train_line, verifier_line = _reproduce_commands((out / "README.md").read_text())
+    assert train_line[:3] == ["python", "-m", "training.train"]
+    args = train.parse_args(train_line[3:])
+    assert (args.data, args.quick, args.models, args.seed, args.extra_data) == (
+        "sklearn-digits", True, ",".join(CANDIDATES), 0, None)
+    assert verifier_line[:3] == ["python", "-m", "training.train_verifier"]
+    args = train_verifier.parse_args(verifier_line[3:])
+    assert (args.data, args.numbers, args.seed) == ("sklearn-digits", metrics["piece_verifier"]["n_numbers"], 0)
+    assert metrics["piece_verifier"]["n_numbers"] == 60
+
+
+def _reproduce_commands(card: str) -> list[list[str]]:
+    """The card's "Reproduce with `...`" commands, split into arguments."""
+    return [shlex.split(command) for command in re.findall(r"Reproduce with `([^`]*)`", card)]
+
+
+def test_card_layout_is_short_and_tidy(classifier, tmp_path):
+    """Every parameter of the model in a short cell (the calibration folds' row indices once
+    filled cells of thousands of characters), no heading right above another, and one
+    distorted copy in the singular."""
+    metrics = {**classifier.metrics, "augmentation": {**classifier.metrics["augmentation"], "copies": 1}}
+    card = write_card(tmp_path, classifier.model, classifier.config, metrics).read_text(encoding="utf-8")
+    table = card.split("## Hyperparameters", 1)[1].split("</details>", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    cells = [cell.strip() for row in rows for cell in row.strip("|").split("|")]
+    assert len(rows) > 20 and "cv" in cells
+    assert max(len(cell) for cell in cells) <= 100, max(cells, key=len)
+    lines = [line for line in card.splitlines() if line.strip()]
+    assert not any(a.startswith("#") and b.startswith("# ") for a, b in zip(lines, lines[1:]))
+    assert "## Candidates" in card and "## Evaluation/" not in card
+    assert "plus 1 distorted copy of each image" in card
 
 
 def test_card_names_the_cpu_cores_only_when_the_metrics_record_them(classifier, tmp_path):
@@ -202,7 +262,10 @@ def test_extra_data_from_corrections_is_used_and_reported(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["extra_data"]["n"] == 12
     assert metrics["candidates"][0]["n_train"] == 1200 + 12
-    assert "12 images corrected by users" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "12 images corrected by users" in card
+    args = train.parse_args(_reproduce_commands(card)[0][3:])
+    assert (args.models, args.quick, args.extra_data) == ("knn", True, Path("corrections"))
 
 
 def test_touching_pairs_are_two_digits_as_one_mark():

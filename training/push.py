@@ -6,9 +6,11 @@ app's corrections to a dataset repo.
 
 The whole directory (model.skops, config.json, metrics.json, README.md, plots...) becomes
 one commit; the commit SHA and its URL are printed, so the exact model can be pinned
-later with ``OWNER/NAME@SHA``. With ``--corrections``, DIR is a correction store (the
-app's ``DIGITREC_CORRECTIONS_DIR``): a consistent snapshot of it is added to the dataset
-repo (its log extended, never replaced), created private as it holds users' drawings (see
+later with ``OWNER/NAME@SHA``. A card that training wrote for another repo is published
+written for OWNER/NAME (:func:`digitrec.card.card_for_repo`); DIR is not changed. With
+``--corrections``, DIR is a correction store (the app's ``DIGITREC_CORRECTIONS_DIR``): a
+consistent snapshot of it is added to the dataset repo (its log extended, never replaced),
+created private as it holds users' drawings (see
 :func:`digitrec.corrections.push_to_hub`); download it (``hf download OWNER/NAME
 --repo-type dataset --local-dir DIR``) to train with ``python -m training.train ...
 --extra-data DIR``. Authentication uses ``HF_TOKEN`` or the token saved by
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TextIO
 
 from digitrec import corrections
+from digitrec.card import card_for_repo
 from digitrec.errors import DigitrecError
 from digitrec.hub import PushResult, push_artifacts
 
@@ -37,16 +40,18 @@ def push_and_report(
     store: bool = False,
     out: TextIO | None = None,
 ) -> PushResult:
-    """Push ``directory`` to ``repo_id`` (see :func:`digitrec.hub.push_artifacts`) and print where it went;
-    with ``store``, the correction store ``directory`` to the dataset ``repo_id``
-    (:func:`digitrec.corrections.push_to_hub`, always private).
+    """Push ``directory`` to ``repo_id`` (see :func:`digitrec.hub.push_artifacts`), its card written
+    for ``repo_id`` (:func:`digitrec.card.card_for_repo`), and print where it went; with ``store``,
+    the correction store ``directory`` to the dataset ``repo_id`` (:func:`digitrec.corrections.push_to_hub`,
+    always private).
 
     This is what ``--push`` of the training CLI calls. Errors are raised, not printed:
     :class:`~digitrec.errors.DigitrecError` subclasses carry a message meant for the user.
     """
     out = out or sys.stdout
     result = (corrections.push_to_hub(directory, repo_id, message=message) if store
-              else push_artifacts(directory, repo_id, private=private, message=message))
+              else push_artifacts(directory, repo_id, private=private, message=message,
+                                  card=card_for_repo(directory, repo_id)))
     print(f"pushed {directory} to {result.repo_id}", file=out)
     print(f"commit: {result.commit_sha}", file=out)
     print(f"url: {result.url}", file=out)

@@ -23,7 +23,7 @@ from digitrec.errors import DigitrecError
 from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.train_verifier", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True,
@@ -35,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repo-id", default=None, help="repo id the card names (default: the card's own)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="OpenML download cache")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
         dataset = load_mnist(args.data, cache_dir=args.cache_dir)
         report = add_piece_verifier(args.model, dataset.x_train, dataset.y_train, args.numbers, args.seed, args.repo_id)
