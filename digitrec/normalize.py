@@ -297,6 +297,8 @@ def _long_lines(ink: np.ndarray, level: float) -> np.ndarray:
     """
     band = ndimage.maximum_filter1d(ink, 3, axis=0)
     span = max(2, int(np.ceil(RULE_SPAN * ink.shape[1])))
+    if ((band >= level).sum(axis=1) < span).all():  # no row has that much ink: the usual case, cheap
+        return np.zeros(ink.shape, bool)
     return np.minimum(ndimage.grey_opening(band, size=(1, span), mode="constant"), ink) >= level
 
 
