@@ -92,7 +92,7 @@ HALO, HALO_SHARE = 2, 0.5
 #: the image's width (or height), at most ``RULE_THICKNESS`` times as thick as the strokes
 #: (a digit's own bars are drawn with the pen that drew the rest of it) and ``RULE_WIDTH`` of
 #: the image's shorter side (printed rules are fine lines).
-RULE_SPAN, RULE_THICKNESS, RULE_WIDTH = 0.75, 0.5, 0.03
+RULE_SPAN, RULE_THICKNESS, RULE_WIDTH = 0.9, 0.5, 0.03
 #: Rows per block when rescaling 16-bit, 32-bit or float images (bounds the float64 copy).
 _ROWS_PER_BLOCK = 256
 
@@ -292,7 +292,7 @@ def _long_lines(ink: np.ndarray, level: float) -> np.ndarray:
     """Pixels of the straight horizontal lines of ink (above ``level``) across ``RULE_SPAN`` of the width.
 
     A line is a run that long on one row of a three-row band, so that one tilted by up to about
-    a degree (a staircase of shorter runs) is still one line. The run passes under the strokes
+    half a degree (a staircase of shorter runs) is still one line. The run passes under the strokes
     crossing it, whose ink is at least the line's; a digit's own bars are shorter.
     """
     band = ndimage.maximum_filter1d(ink, 3, axis=0)
