@@ -4,8 +4,9 @@ One function chain serves the app (drawings, photos, scans) and training (augmen
 MNIST digits are re-normalized the same way), so the model sees the same kind of input
 in both places. Steps: open safely (size limits, EXIF orientation) -> ink map (alpha for
 transparent images, polarity from the border, local background removal for photos,
-colour-aware) -> Otsu mask without small specks -> crop -> uniform stroke width ->
-fit in 20x20 keeping aspect ratio -> centre of mass at the centre of 28x28.
+colour-aware) -> rules of ruled or squared paper erased, strokes crossing them kept ->
+Otsu mask without small specks -> crop -> uniform stroke width -> fit in 20x20 keeping
+aspect ratio -> centre of mass at the centre of 28x28.
 
 Hostile input is refused with :class:`InvalidImageError` before it costs much: the
 pixel limit is checked on the header, before anything is decoded; only the formats in
@@ -30,7 +31,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError, NotADigitError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "11"
+NORMALIZATION_VERSION = "12"
 #: Ink that is a dot or a dash, not a digit (see :func:`_dot_or_dash`): sizes in thicknesses
 #: of its thickest stroke, and a dash's least width-to-height ratio.
 DOT_SIZE, DASH_HEIGHT, DASH_LENGTH = 1.3, 1.7, 3.0
@@ -87,6 +88,11 @@ MIN_MARK_FRACTION = 0.005
 #: (a glyph in a GIF): a light halo round a dark glyph, or grey pixels along the edges of one
 #: drawn in a single colour. A card's marks lie inside it, away from most of its rim.
 HALO, HALO_SHARE = 2, 0.5
+#: Ruled and squared paper: a rule is a straight line of ink across at least ``RULE_SPAN`` of
+#: the image's width (or height), at most ``RULE_THICKNESS`` times as thick as the strokes
+#: (a digit's own bars are drawn with the pen that drew the rest of it) and ``RULE_WIDTH`` of
+#: the image's shorter side (printed rules are fine lines).
+RULE_SPAN, RULE_THICKNESS, RULE_WIDTH = 0.9, 0.5, 0.03
 #: Rows per block when rescaling 16-bit, 32-bit or float images (bounds the float64 copy).
 _ROWS_PER_BLOCK = 256
 
@@ -257,8 +263,89 @@ def ink_map(img: Image.Image, work_size: int = WORK_SIZE) -> np.ndarray:
         nearest = ndimage.distance_transform_edt(~opaque, return_distances=False, return_indices=True)
         behind = rgba[..., :3][tuple(nearest)]
         rgb = rgba[..., :3] * alpha[..., None] + behind * (1.0 - alpha[..., None])
-        return _colour_ink(rgb)
-    return _colour_ink(np.asarray(img if img.mode == "L" else _to_rgb(img)))
+        return _without_rules(_colour_ink(rgb))
+    return _without_rules(_colour_ink(np.asarray(img if img.mode == "L" else _to_rgb(img))))
+
+
+def _without_rules(ink: np.ndarray) -> np.ndarray:
+    """``ink`` without the lines of ruled or squared paper (see ``RULE_SPAN``), strokes kept whole.
+
+    Left in, the rules framed the digit in a box of lines, read as not a digit. They are told
+    from a digit's own long bars (a 7's top, a 2's base, in a tight crop) by being thinner than
+    its strokes (see :func:`_stroke_width`).
+    Where a stroke crosses a rule, its pixels on the rule are kept (see :func:`_erased`).
+    Only paper is searched: sketchpad strokes (ink from alpha) have none.
+    """
+    peak = float(ink.max())
+    if peak < MIN_CONTRAST:
+        return ink
+    level = 0.5 * ink_level(ink / peak) * peak  # half the ink threshold: the rules' faint rims too
+    rows, cols = _long_lines(ink, level), _long_lines(ink.T, level).T
+    if not (rows.any() or cols.any()):
+        return ink
+    limit = min(RULE_THICKNESS * _stroke_width(ink >= 2.0 * level), RULE_WIDTH * min(ink.shape))
+    ink = _erased(ink, _rule_bands(rows, ink < level, limit), limit)
+    return _erased(ink.T, _rule_bands(cols.T, ink.T < level, limit), limit).T
+
+
+def _long_lines(ink: np.ndarray, level: float) -> np.ndarray:
+    """Pixels of the straight horizontal lines of ink (above ``level``) across ``RULE_SPAN`` of the width.
+
+    A line is a run that long on one row of a three-row band, so that one tilted by up to about
+    half a degree (a staircase of shorter runs) is still one line. The run passes under the strokes
+    crossing it, whose ink is at least the line's; a digit's own bars are shorter.
+    """
+    band = ndimage.maximum_filter1d(ink, 3, axis=0)
+    span = max(2, int(np.ceil(RULE_SPAN * ink.shape[1])))
+    if ((band >= level).sum(axis=1) < span).all():  # no row has that much ink: the usual case, cheap
+        return np.zeros(ink.shape, bool)
+    return np.minimum(ndimage.grey_opening(band, size=(1, span), mode="constant"), ink) >= level
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """The width of a mask's strokes, in pixels: twice the 95th percentile of its pixels' distance
+    to the paper (a straight stroke's pixels lie up to half its width inside). Rules, thinner,
+    only lower the percentile when they outweigh the digit many times over."""
+    return 2.0 * float(np.percentile(ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1][mask], 95))
+
+
+def _rule_bands(lines: np.ndarray, paper: np.ndarray, limit: float) -> np.ndarray:
+    """Where the rules among horizontal ``lines`` lie, each as a band of its thickness and a pixel
+    of rim each side.
+
+    A rule is alone on the ``paper`` (paper right above and below it) in at least a quarter of its
+    columns, where it is at most ``limit`` pixels thick (the median). A straight strip inside a
+    slanted stroke, or a digit's bar, is not. The band follows the rule's middle row where it is
+    alone, and runs straight across the other columns (strokes crossing it or lying along it):
+    their pixels on the rule are erased and bridged (:func:`_erased`), those off it kept.
+    """
+    bands = np.zeros_like(lines)
+    labels, _ = ndimage.label(lines, structure=np.ones((3, 3)))
+    for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        top, bottom = max(0, rows.start - 2), min(lines.shape[0], rows.stop + 2)
+        line = labels[top:bottom, cols] == index
+        inked = ~paper[top:bottom, cols]
+        alone = np.flatnonzero(~((line[1:] & inked[:-1] & ~line[:-1]) | (line[:-1] & inked[1:] & ~line[1:])).any(axis=0))
+        counts = line.sum(axis=0)[alone]
+        if 4 * alone.size < line.shape[1] or np.median(counts) > limit:
+            continue
+        thickness = float(np.median(counts))
+        below = np.cumsum(line[:, alone], axis=0)  # the median row, not misled by a stray pixel
+        middle = (np.argmax(below >= counts / 2.0, axis=0) + np.argmax(below >= counts / 2.0 + 1, axis=0)) / 2.0
+        centre = np.interp(np.arange(line.shape[1]), alone, middle)
+        y = np.arange(line.shape[0])[:, None]
+        bands[top:bottom, cols] |= np.abs(y - centre) <= thickness / 2.0 + 1.0
+    return bands
+
+
+def _erased(ink: np.ndarray, bands: np.ndarray, limit: float) -> np.ndarray:
+    """``ink`` with the horizontal rule ``bands`` (at most ``limit`` + 3 pixels tall) erased,
+    except where a stroke crosses them: there the ink on both sides bridges the band (a
+    vertical closing)."""
+    if not bands.any():
+        return ink
+    bridged = ndimage.grey_closing(ink * ~bands, size=(int(limit) + 4, 1))
+    return np.where(bands, bridged, ink)
 
 
 def _colour_ink(pixels: np.ndarray) -> np.ndarray:

@@ -485,3 +485,76 @@ def test_two_nearly_equal_pixels_get_an_answer_or_our_error(pixels):
         assert to_mnist(image).shape == (28, 28)
     except InvalidImageError:
         pass
+
+
+# -- ruled and squared paper ---------------------------------------------------------------------
+
+
+def on_ruled_paper(text: str, spacing: int, colour=(120, 160, 230), width: int = 2, squared: bool = False,
+                   size: tuple[int, int] = (200, 200)) -> Image.Image:
+    """``text`` typeset (140 px, dark) on white paper ruled every ``spacing`` px with lines of
+    ``colour`` and ``width`` (vertical ones too when ``squared``), drawn under the ink."""
+    page = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(page)
+    for y in range(10, size[1], spacing):
+        draw.line([(0, y), (size[0], y)], fill=colour, width=width)
+    for x in range(10, size[0], spacing) if squared else ():
+        draw.line([(x, 0), (x, size[1])], fill=colour, width=width)
+    draw.text((size[0] // 2, size[1] // 2), text, fill=(20, 20, 20), font=ImageFont.load_default(size=140), anchor="mm")
+    return page
+
+
+def jpeg(image: Image.Image) -> Image.Image:
+    return Image.open(io.BytesIO(png_bytes(image, format="JPEG", quality=90)))
+
+
+@pytest.mark.parametrize("spacing, colour, width", [
+    (22, (120, 160, 230), 2), (16, (150, 150, 150), 1), (30, (190, 210, 245), 1), (40, (60, 60, 60), 3),
+], ids=["22px-blue-2", "16px-grey-1", "30px-pale-1", "40px-dark-3"])
+def test_digits_on_ruled_paper_are_read_without_the_rules(classifier, spacing, colour, width):
+    """The reported bug: on paper ruled every 22 px (blue-grey, 2 px) the rules framed the digit
+    in a box of lines, and 3, 5 and 7 were read as not a digit at 0.98."""
+    digits = "0123456789"
+    assert classifier.predict([on_ruled_paper(d, spacing, colour, width) for d in digits]) == list(digits)
+
+
+@pytest.mark.parametrize("spacing", [22, 30])
+def test_digits_on_squared_paper_are_read_without_the_grid(classifier, spacing):
+    digits = "0123456789"
+    assert classifier.predict([on_ruled_paper(d, spacing, squared=True) for d in digits]) == list(digits)
+
+
+def test_a_photo_of_a_digit_on_ruled_paper_is_read_without_the_rules(classifier):
+    """JPEG grain along the rules, and paper a little grey and uneven (the photo path)."""
+    page = np.asarray(on_ruled_paper("3", 22), np.float32)
+    shading = np.linspace(0.85, 1.0, page.shape[1], dtype=np.float32)[None, :, None]
+    photo = jpeg(Image.fromarray((page * shading).astype(np.uint8)))
+    assert classifier.predict(photo) == ["3"]
+
+
+@pytest.mark.parametrize("spacing", [22, 30])
+def test_a_number_on_ruled_paper_is_read_without_the_rules(classifier, spacing):
+    """The number reader takes the same ink map: the rules no longer join the digits."""
+    from digitrec.segment import read_number
+
+    assert read_number(classifier, on_ruled_paper("2026", spacing, size=(420, 200))).number == "2026"
+
+
+def _bars(shape: str, pen: int) -> Image.Image:
+    """A digit made of long bars spanning a tight 200 px crop: a big 7, a 2 with a wide base, a Z-like 2."""
+    strokes = {"7": [(5, 8), (195, 8), (80, 195)],
+               "2": [(20, 40), (60, 6), (150, 6), (185, 50), (150, 110), (6, 192), (195, 192)],
+               "Z": [(5, 8), (195, 8), (5, 192), (195, 192)]}[shape]
+    page = Image.new("L", (800, 800), 255)
+    ImageDraw.Draw(page).line([(4 * x, 4 * y) for x, y in strokes], fill=0, width=4 * pen, joint="curve")
+    return page.resize((200, 200), Image.Resampling.LANCZOS)
+
+
+@pytest.mark.parametrize("pen", [2, 4, 10])
+@pytest.mark.parametrize("shape", ["7", "2", "Z"])
+def test_a_digits_own_long_bars_are_not_rules(shape, pen):
+    """A 7's top or a 2's base spanning a tight crop is as thick as the digit's other strokes:
+    the ink map is the plain paper one, untouched, as with thin and bold pens alike."""
+    page = _bars(shape, pen)
+    np.testing.assert_array_equal(ink_map(page), normalize._colour_ink(np.asarray(page)))
+    np.testing.assert_array_equal(ink_map(jpeg(page)), normalize._colour_ink(np.asarray(jpeg(page))))
