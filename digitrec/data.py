@@ -94,10 +94,16 @@ def load_openml(cache_dir: str | Path | None = None) -> DigitDataset:
     """Fetch ``mnist_784`` from OpenML (cached in ``cache_dir``); first 60,000 are train."""
     from sklearn.datasets import fetch_openml
 
-    bunch = fetch_openml(
-        "mnist_784", version=1, as_frame=False, parser="liac-arff",
-        data_home=None if cache_dir is None else str(cache_dir),
-    )
+    try:
+        bunch = fetch_openml(
+            "mnist_784", version=1, as_frame=False, parser="liac-arff",
+            data_home=None if cache_dir is None else str(cache_dir),
+        )
+    except OSError as exc:  # urllib's URLError and HTTPError are OSErrors
+        raise DatasetError(
+            f"cannot download MNIST from OpenML ({exc}): check the network, or pass --data a local copy "
+            "(an .npz file with x_train, y_train, x_test, y_test, or a directory of the four IDX files)"
+        ) from exc
     x = np.asarray(bunch.data, dtype=np.uint8).reshape(-1, *IMAGE_SHAPE)
     y = np.asarray(bunch.target).astype(np.uint8)
     return _checked(x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:], OPENML_SOURCE)

@@ -1,13 +1,19 @@
 """MNIST loaders on tiny npz and IDX files written by the tests, including broken ones."""
 
 import gzip
+import os
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from digitrec.data import IDX_FILES, load_mnist, load_sklearn_digits
 from digitrec.errors import DatasetError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def tiny_split(n_train=12, n_test=5, seed=0):
@@ -107,3 +113,17 @@ def test_sklearn_digits_look_like_mnist():
     assert data.x_train.shape[1:] == (28, 28) and data.x_train.dtype == np.uint8
     assert data.x_train[:, :4].max() == 0  # 4-pixel empty margin, as in MNIST
     assert set(np.unique(data.y_test)) == set(range(10))
+
+
+@pytest.mark.parametrize("command", ["training.evaluate", "training.train"])
+def test_openml_out_of_reach_is_one_line_saying_what_to_do(tmp_path, command):
+    """Without a way to OpenML (here a proxy that refuses, so the test does not depend on the
+    network), loading 'openml' says so and how to use a local copy, not a URLError traceback."""
+    env = {**os.environ, "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+    args = ["--data", "openml", "--cache-dir", str(tmp_path / "cache")]
+    if command == "training.train":
+        args += ["--out", str(tmp_path / "out"), "--quick"]
+    done = subprocess.run([sys.executable, "-m", command, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "cannot download MNIST from OpenML" in done.stderr and "--data a local copy" in done.stderr
