@@ -23,8 +23,8 @@ Writes are durable and atomic, and safe from many threads and processes at once:
   removes that correction's files before raising, so no file is left without a line (a
   line written but not fsynced then names missing files, and :func:`load` skips it).
 
-A store holding its size limit (``max_bytes``, the app's
-``DIGITREC_CORRECTIONS_MAX_SIZE``) takes no more corrections: :meth:`CorrectionStore.add` raises :class:`CorrectionStoreFull`,
+A store holding its size limit (``max_bytes``, the app's ``DIGITREC_CORRECTIONS_MAX_SIZE``)
+takes no more corrections: :meth:`CorrectionStore.add` raises :class:`CorrectionStoreFull`,
 so that a public app's users (or a script) cannot fill its disk. The same image given the
 same label again (a second click on "Save correction") is stored once.
 
@@ -149,10 +149,10 @@ class CorrectionStore:
             "model_revision": "" if model_revision is None else str(model_revision),
             "image_sha256": hashlib.sha256(data).hexdigest(),
         }
-        size = len(data) + buffer.getbuffer().nbytes
+        key, size = (record["image_sha256"], corrected), len(data) + buffer.getbuffer().nbytes
         with self._locked_log() as fd:
             self._read_new_lines(fd)
-            stored = self._stored.get((record["image_sha256"], corrected))
+            stored = self._stored.get(key)
             if stored is not None:
                 log.info("correction %s given again: nothing stored", stored)
                 return stored
@@ -176,7 +176,7 @@ class CorrectionStore:
                     item.temp.unlink(missing_ok=True)
                     item.final.unlink(missing_ok=True)
                 raise
-            self._stored[(record["image_sha256"], corrected)] = correction_id
+            self._stored[key] = correction_id
             self._stored_bytes += size
         log.info("stored correction %s: %s -> %s", correction_id, record["predicted"], corrected)
         return correction_id

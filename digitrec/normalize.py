@@ -262,9 +262,10 @@ def ink_map(img: Image.Image, work_size: int = WORK_SIZE) -> np.ndarray:
         # nearest card pixel), so that its outline and the card's shading leave no edges.
         nearest = ndimage.distance_transform_edt(~opaque, return_distances=False, return_indices=True)
         behind = rgba[..., :3][tuple(nearest)]
-        rgb = rgba[..., :3] * alpha[..., None] + behind * (1.0 - alpha[..., None])
-        return _without_rules(_colour_ink(rgb))
-    return _without_rules(_colour_ink(np.asarray(img if img.mode == "L" else _to_rgb(img))))
+        pixels = rgba[..., :3] * alpha[..., None] + behind * (1.0 - alpha[..., None])
+    else:
+        pixels = np.asarray(img if img.mode == "L" else _to_rgb(img))
+    return _without_rules(_colour_ink(pixels))
 
 
 def _without_rules(ink: np.ndarray) -> np.ndarray:
@@ -325,7 +326,9 @@ def _rule_bands(lines: np.ndarray, paper: np.ndarray, limit: float) -> np.ndarra
         top, bottom = max(0, rows.start - 2), min(lines.shape[0], rows.stop + 2)
         line = labels[top:bottom, cols] == index
         inked = ~paper[top:bottom, cols]
-        alone = np.flatnonzero(~((line[1:] & inked[:-1] & ~line[:-1]) | (line[:-1] & inked[1:] & ~line[1:])).any(axis=0))
+        ink_above = line[1:] & inked[:-1] & ~line[:-1]  # ink right above the line's top row
+        ink_below = line[:-1] & inked[1:] & ~line[1:]  # and right below its bottom row
+        alone = np.flatnonzero(~(ink_above | ink_below).any(axis=0))
         counts = line.sum(axis=0)[alone]
         if 4 * alone.size < line.shape[1] or np.median(counts) > limit:
             continue
