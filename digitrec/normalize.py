@@ -31,7 +31,7 @@ from skimage.morphology import skeletonize
 from digitrec.errors import InvalidImageError, NotADigitError
 
 #: Bump whenever the output of :func:`to_mnist` changes for the same input.
-NORMALIZATION_VERSION = "12"
+NORMALIZATION_VERSION = "13"
 #: Ink that is a dot or a dash, not a digit (see :func:`_dot_or_dash`): sizes in thicknesses
 #: of its thickest stroke, and a dash's least width-to-height ratio.
 DOT_SIZE, DASH_HEIGHT, DASH_LENGTH = 1.3, 1.7, 3.0
@@ -93,6 +93,11 @@ HALO, HALO_SHARE = 2, 0.5
 #: (a digit's own bars are drawn with the pen that drew the rest of it) and ``RULE_WIDTH`` of
 #: the image's shorter side (printed rules are fine lines).
 RULE_SPAN, RULE_THICKNESS, RULE_WIDTH = 0.9, 0.5, 0.03
+#: Steepest rules looked for, in rows per column (about 5 degrees): paper photographed a little
+#: askew. Rules are searched along slopes this far either way (see :func:`_rule_slope`).
+MAX_RULE_SLOPE = 0.0875
+#: Columns a rule's slope is measured on, about (every so many of a wider image's).
+RULE_COLUMNS = 128
 #: Rows per block when rescaling 16-bit, 32-bit or float images (bounds the float64 copy).
 _ROWS_PER_BLOCK = 256
 
@@ -275,31 +280,81 @@ def _without_rules(ink: np.ndarray) -> np.ndarray:
     from a digit's own long bars (a 7's top, a 2's base, in a tight crop) by being thinner than
     its strokes (see :func:`_stroke_width`).
     Where a stroke crosses a rule, its pixels on the rule are kept (see :func:`_erased`).
+    Paper photographed askew has sloping rules: each direction's are erased in a frame sheared
+    by their slope (:func:`_rule_slope`), where they run straight along the rows.
     Only paper is searched: sketchpad strokes (ink from alpha) have none.
     """
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
         return ink
     level = 0.5 * ink_level(ink / peak) * peak  # half the ink threshold: the rules' faint rims too
-    rows, cols = _long_lines(ink, level), _long_lines(ink.T, level).T
-    if not (rows.any() or cols.any()):
+    row_slope, col_slope = _rule_slope(ink, level), _rule_slope(ink.T, level)
+    if row_slope is None and col_slope is None:
         return ink
     limit = min(RULE_THICKNESS * _stroke_width(ink >= 2.0 * level), RULE_WIDTH * min(ink.shape))
-    ink = _erased(ink, _rule_bands(rows, ink < level, limit), limit)
-    return _erased(ink.T, _rule_bands(cols.T, ink.T < level, limit), limit).T
+    if row_slope is not None:
+        ink = _without_row_rules(ink, row_slope, level, limit)
+    if col_slope is not None:
+        ink = _without_row_rules(ink.T, col_slope, level, limit).T
+    return ink
+
+
+def _rule_slope(ink: np.ndarray, level: float) -> float | None:
+    """The slope (rows per column, at most ``MAX_RULE_SLOPE`` either way) of the lines of ink
+    (above ``level``) across ``RULE_SPAN`` of the width, or None when there are none.
+
+    Cheap when there are none, the usual case: the ink does not reach across that share of
+    the width, or no strip as tall as the steepest line's rise does. Otherwise each slope is
+    scored by how much ink lines up along it (the sum of squares of the sheared rows' ink) on
+    about ``RULE_COLUMNS`` columns: that of parallel rules peaks at theirs, level rules at
+    exactly 0. Lines are found on a three-row band, so slopes a row over the width apart find
+    every line.
+    """
+    band = ndimage.maximum_filter1d(ink, 3, axis=0) >= level
+    width = ink.shape[1]
+    if np.count_nonzero(band.any(axis=0)) < RULE_SPAN * width:
+        return None
+    rise = int(np.ceil(MAX_RULE_SLOPE * width)) + 1
+    strips = ndimage.maximum_filter1d(band, rise, axis=0)
+    if (strips.sum(axis=1) < RULE_SPAN * width).all():
+        return None
+    stride = max(1, width // RULE_COLUMNS)
+    rows, cols = np.nonzero(band[:, ::stride])
+    cols *= stride
+    span = RULE_SPAN * width / stride - 1  # the columns sampled a line crosses, at least
+    steps = int(MAX_RULE_SLOPE * width / 2.0)
+    best, best_score = None, 0.0
+    for slope in sorted(2.0 * np.arange(-steps, steps + 1) / width, key=abs):
+        shifted = rows - np.round(slope * cols).astype(np.intp)
+        counts = np.bincount(shifted - shifted.min())
+        score = float(np.dot(counts, counts))
+        if counts.max() >= span and score > best_score:
+            best, best_score = float(slope), score
+    return best
+
+
+def _without_row_rules(ink: np.ndarray, slope: float, level: float, limit: float) -> np.ndarray:
+    """``ink`` without its rules running at ``slope`` along the rows, found and erased (see
+    :func:`_long_lines`, :func:`_rule_bands`, :func:`_erased`) where a shear makes them level.
+    The shear moves whole columns up or down, so strokes crossing a rule still cross it upright."""
+    rows = np.arange(ink.shape[0])[:, None] - np.round(slope * np.arange(ink.shape[1])).astype(np.intp)
+    rows -= rows.min()
+    cols = np.broadcast_to(np.arange(ink.shape[1]), ink.shape)
+    sheared = np.zeros((int(rows.max()) + 1, ink.shape[1]), ink.dtype)
+    sheared[rows, cols] = ink
+    lines = _long_lines(sheared, level)
+    return _erased(sheared, _rule_bands(lines, sheared < level, limit), limit)[rows, cols]
 
 
 def _long_lines(ink: np.ndarray, level: float) -> np.ndarray:
     """Pixels of the straight horizontal lines of ink (above ``level``) across ``RULE_SPAN`` of the width.
 
-    A line is a run that long on one row of a three-row band, so that one tilted by up to about
-    half a degree (a staircase of shorter runs) is still one line. The run passes under the strokes
-    crossing it, whose ink is at least the line's; a digit's own bars are shorter.
+    A line is a run that long on one row of a three-row band, so that one sloping by a row or
+    two over the width (a staircase of shorter runs) is still one line. The run passes under
+    the strokes crossing it, whose ink is at least the line's; a digit's own bars are shorter.
     """
     band = ndimage.maximum_filter1d(ink, 3, axis=0)
     span = max(2, int(np.ceil(RULE_SPAN * ink.shape[1])))
-    if ((band >= level).sum(axis=1) < span).all():  # no row has that much ink: the usual case, cheap
-        return np.zeros(ink.shape, bool)
     return np.minimum(ndimage.grey_opening(band, size=(1, span), mode="constant"), ink) >= level
 
 
