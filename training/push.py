@@ -27,6 +27,7 @@ from typing import TextIO
 
 from digitrec import corrections
 from digitrec.card import card_for_repo
+from digitrec.cli import one_line
 from digitrec.errors import DigitrecError
 from digitrec.hub import PushResult, push_artifacts
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         push_and_report(args.directory, args.repo, private=args.private, message=args.message,
                         store=args.corrections)
     except DigitrecError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from digitrec.artifacts import BUNDLED_DIR
 from digitrec.card import DEFAULT_REPO_ID
+from digitrec.cli import seed
 from digitrec.data import load_mnist
 from digitrec.errors import DigitrecError
 from digitrec.hub import check_push_access
@@ -32,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(CANDIDATES),
                         help="comma-separated candidates (default: all): %(default)s")
     parser.add_argument("--quick", action="store_true", help="small subset and grids: the whole pipeline in <1 min")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--cache-dir", type=Path, default=None, help="OpenML download cache")
     parser.add_argument("--extra-data", type=Path, default=None, metavar="DIR",
                         help="a corrections directory collected by the app: its images join the training rows")
