@@ -115,7 +115,7 @@ def test_card_commands_reproduce_the_run(quick_run):
     assert train_line[:3] == ["python", "-m", "training.train"]
     args = train.parse_args(train_line[3:])
     assert (args.data, args.quick, args.models, args.seed, args.extra_data) == (
-        "sklearn-digits", True, ",".join(CANDIDATES), 0, None)
+        "sklearn-digits", True, list(CANDIDATES), 0, None)
     assert verifier_line[:3] == ["python", "-m", "training.train_verifier"]
     args = train_verifier.parse_args(verifier_line[3:])
     assert (args.data, args.numbers, args.seed) == ("sklearn-digits", metrics["piece_verifier"]["n_numbers"], 0)
@@ -283,7 +283,7 @@ def test_extra_data_from_corrections_is_used_and_reported(tmp_path):
     card = (out / "README.md").read_text()
     assert "12 images corrected by users" in card
     args = train.parse_args(_reproduce_commands(card)[0][3:])
-    assert (args.models, args.quick, args.extra_data) == ("knn", True, Path("corrections"))
+    assert (args.models, args.quick, args.extra_data) == (["knn"], True, Path("corrections"))
 
 
 def test_touching_pairs_are_two_digits_as_one_mark():
