@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token, snapshot_download
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token, snapshot_download
 from huggingface_hub.utils import validate_repo_id
 from huggingface_hub.errors import (
     HfHubHTTPError,
@@ -85,6 +85,13 @@ class _HubUnreachable(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+def hub_url(path: str) -> str:
+    """The web address of ``path`` (``OWNER/NAME``, ``spaces/OWNER/NAME``...) on the Hub
+    huggingface_hub talks to: ``HF_ENDPOINT`` (a mirror) or https://huggingface.co, so that a
+    model from a mirror links to the mirror. Every link to the Hub is made here."""
+    return f"{constants.ENDPOINT}/{path}"
 
 
 # --------------------------------------------------------------------------- checks
