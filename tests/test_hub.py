@@ -436,6 +436,31 @@ def test_push_cli_prints_sha_and_url_and_never_the_token(hub, artifacts_v1, tmp_
     assert hub.head(REPO) == sha
 
 
+def test_push_cli_private_makes_a_public_repo_private_never_the_reverse(hub, artifacts_v1, artifacts_v2, tmp_path):
+    """``--private`` is what the user wants the repo to be: a new repo is created private, and a
+    public one is made private, before the new model is committed, saying so; without it, a
+    private repo stays private."""
+    home = tmp_path / "home"
+    assert run_push_cli(hub, artifacts_v1, TOKEN, home).returncode == 0
+    assert not hub.state.repos[REPO].private
+    hub.requests.clear()
+
+    made = run_push_cli(hub, artifacts_v2, TOKEN, home, "--private")
+
+    assert made.returncode == 0, made.stderr
+    assert f"made {REPO} private (it was public)" in made.stdout.splitlines()
+    assert hub.state.repos[REPO].private and hub.read(REPO, METRICS_FILE) == (artifacts_v2 / METRICS_FILE).read_bytes()
+    calls = [(method, path) for role, method, path, _ in hub.requests if role == "hub"]
+    made_private, committed = ("PUT", f"/api/models/{REPO}/settings"), ("POST", f"/api/models/{REPO}/commit/main")
+    assert calls.index(made_private) < calls.index(committed), "private before the new model is committed"
+    for args in (["--private"], []):  # already private: nothing to say; no --private: left private
+        again = run_push_cli(hub, artifacts_v1, TOKEN, home, *args)
+        assert again.returncode == 0 and "was public" not in again.stdout, again.stdout + again.stderr
+        assert hub.state.repos[REPO].private
+    created = run_push_cli(hub, artifacts_v1, TOKEN, home, "--private", "--repo", f"{USER}/new")
+    assert created.returncode == 0 and "was public" not in created.stdout and hub.state.repos[f"{USER}/new"].private
+
+
 def test_push_cli_publishes_the_card_written_for_the_repo_pushed_to(hub, tmp_path):
     """The bundled model's card names digitrec/digitrec-mnist; pushed to another repo (the
     README's publishing step), the card there names that repo in its title, usage, citation

@@ -18,7 +18,7 @@ from digitrec.errors import DigitrecError
 from digitrec.hub import check_push_access
 from digitrec.trainer import run_training
 from digitrec.zoo import CANDIDATES
-from training.push import push_and_report
+from training.push import PRIVATE_HELP, push_and_report
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--extra-data", type=Path, default=None, metavar="DIR",
                         help="a corrections directory collected by the app: its images join the training rows")
     parser.add_argument("--push", metavar="OWNER/NAME", default=None, help="publish the artifacts to this Hub repo")
-    parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    parser.add_argument("--private", action="store_true", help=PRIVATE_HELP)
     return parser.parse_args(argv)
 
 
