@@ -25,6 +25,7 @@ from sklearn.svm import SVC
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from digitrec import load_model  # noqa: E402
+from digitrec.cli import argument_errors, whole_number  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.evaluation import per_image_predict_ms  # noqa: E402
 from digitrec.features import Deskew  # noqa: E402
@@ -37,21 +38,24 @@ REFERENCES = {
     "PCA+SVC": lambda: make_pipeline(PCA(50, random_state=0), SVC(C=10)),
     "deskew+PCA+SVC": lambda: make_pipeline(Deskew(), PCA(50, random_state=0), SVC(C=10)),
 }
+#: The fewest training images the references fit on: their largest PCA keeps 50 components.
+MIN_TRAIN_SIZE = 50
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
-    parser.add_argument("--train-size", type=int, default=60_000, help="training images for the references")
+    parser.add_argument("--train-size", type=whole_number(MIN_TRAIN_SIZE), default=60_000,
+                        help="training images for the references")
     parser.add_argument("--model", default=None, help="artifacts dir to compare (default: bundled)")
     args = parser.parse_args()
 
-    data = load_mnist(args.data)
+    with argument_errors(parser):
+        classifier = load_model(args.model, fallback=False)
+        data = load_mnist(args.data)
     X_train = normalize_many(data.x_train[: args.train_size]).reshape(-1, 784)
     y_train = data.y_train[: args.train_size]
     X_test = normalize_many(data.x_test).reshape(-1, 784)
-
-    classifier = load_model(args.model, fallback=False)
     start = time.perf_counter()
     bundled_pred = classifier.predict_proba_normalized(X_test.reshape(-1, 28, 28)).argmax(axis=1)
     batch_seconds = time.perf_counter() - start

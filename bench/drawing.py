@@ -42,6 +42,7 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from digitrec import load_model  # noqa: E402
+from digitrec.cli import argument_errors, seed, whole_number  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.errors import InvalidImageError  # noqa: E402
 from digitrec.evaluation import expected_calibration_error as ece  # noqa: E402
@@ -186,16 +187,17 @@ def doubt(proba: np.ndarray, ok: np.ndarray) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=300, help="samples per condition")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n", type=whole_number(1), default=300, help="samples per condition")
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--model", default=None, help="model directory (default: bundled)")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="MNIST .npz / IDX dir / 'openml'")
-    parser.add_argument("--jobs", type=int, default=2, help="joblib workers")
+    parser.add_argument("--jobs", type=whole_number(1), default=2, help="joblib workers")
     args = parser.parse_args(argv)
     start = time.time()
 
-    model = load_model(args.model, fallback=False)
-    data = load_mnist(args.data)
+    with argument_errors(parser):
+        model = load_model(args.model, fallback=False)
+        data = load_mnist(args.data)
     catalog = syn.find_fonts()
     held = catalog.held_out
     fonts = {"all": held, "hand": [f for f in held if f.handwriting],

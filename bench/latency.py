@@ -49,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import numpy as np  # noqa: E402
 
+from digitrec.cli import whole_number  # noqa: E402
+
 TEST_DATA = ROOT / "tests" / "data"
 IMAGES = [TEST_DATA / "ink_3.png", TEST_DATA / "ink_4.jpg", *sorted((ROOT / "examples").glob("digit_*.png"))]
 SKETCH = TEST_DATA / "sketch_7.png"
@@ -321,10 +323,11 @@ def check(value: float, comparison: str, bound: float) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=50, help="requests per concurrent client (default 50)")
-    parser.add_argument("--sketch-requests", type=int, default=10,
+    parser.add_argument("--requests", type=whole_number(1), default=50,
+                        help="requests per concurrent client (default 50)")
+    parser.add_argument("--sketch-requests", type=whole_number(1), default=10,
                         help="requests per concurrent client to /predict_sketch (default 10)")
-    parser.add_argument("--sequential", type=int, default=100,
+    parser.add_argument("--sequential", type=whole_number(1), default=100,
                         help="sequential requests per endpoint and server (default 100)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few requests")
     args = parser.parse_args()

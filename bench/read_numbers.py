@@ -61,6 +61,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from digitrec import load_model  # noqa: E402
+from digitrec.cli import argument_errors, names, seed, whole_number  # noqa: E402
 from digitrec.data import load_mnist  # noqa: E402
 from digitrec.evaluation import calibration_error  # noqa: E402
 from digitrec.normalize import mnist_from_ink  # noqa: E402
@@ -153,10 +154,11 @@ def edit_distance(a: str, b: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
-    parser.add_argument("--n", type=int, default=60, help="numbers per condition")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n", type=whole_number(1), default=60, help="numbers per condition")
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--model", default=None, help="artifacts dir (default: bundled)")
-    parser.add_argument("--conditions", default=",".join(NUMBER_STYLES), help="comma-separated subset")
+    parser.add_argument("--conditions", type=names(NUMBER_STYLES, "condition"), default=",".join(NUMBER_STYLES),
+                        help="comma-separated subset")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="MNIST split the digits come from (tune on train, report on test; see above)")
     verifiers = parser.add_mutually_exclusive_group()
@@ -165,12 +167,13 @@ def main() -> None:
                            help="read with a piece verifier that knows which candidates are whole digits")
     parser.add_argument("--candidates", action="store_true",
                         help="also measure how often every digit is among the candidates, read right")
-    parser.add_argument("--show-errors", type=int, default=0, help="save up to this many misreads to /tmp")
+    parser.add_argument("--show-errors", type=whole_number(0), default=0, help="save up to this many misreads to /tmp")
     args = parser.parse_args()
 
-    data = load_mnist(args.data)
+    with argument_errors(parser):
+        classifier = load_model(args.model, fallback=False)
+        data = load_mnist(args.data)
     x_digits, y_digits = (data.x_test, data.y_test) if args.split == "test" else (data.x_train, data.y_train)
-    classifier = load_model(args.model, fallback=False)
     oracle = OracleVerifier() if args.oracle_verifier else None
     if args.without_verifier or oracle:
         reader = classifier = replace(classifier, piece_verifier=None)
@@ -181,7 +184,7 @@ def main() -> None:
     four_digits = {False: [], True: []}  # pen-drawn or not: (confidence, model's probability, right) per digit read
     saved = 0
     start_all = time.perf_counter()
-    for name in args.conditions.split(","):
+    for name in args.conditions:
         style = NUMBER_STYLES[name]
         length = style.digits
         rng = np.random.default_rng([args.seed, list(NUMBER_STYLES).index(SAME_NUMBERS_AS.get(name, name))])

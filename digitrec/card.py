@@ -17,6 +17,7 @@ from digitrec.artifacts import CARD_FILE, PIECE_VERIFIER_FILE
 from digitrec.classifier import load_directory
 from digitrec.data import SourceInfo, describe_source
 from digitrec.errors import DigitrecError
+from digitrec.hub import hub_url
 from digitrec.zoo import CANDIDATES
 
 #: Where the model and the demo live on the Hub (override with ``--push``/``--repo``).
@@ -32,7 +33,7 @@ MAX_CELL = 100
 CITATION = """@misc{digitrec,
   title  = {digitrec: handwritten digit recognition with scikit-learn},
   year   = {2026},
-  note   = {Model card and code: https://huggingface.co/%s}
+  note   = {Model card and code: %s}
 }"""
 MNIST_CITATION = """@article{lecun1998mnist,
   title   = {Gradient-based learning applied to document recognition},
@@ -96,11 +97,12 @@ def render_card(model: Any, config: dict[str, Any], metrics: dict[str, Any], rep
     """The card's text (YAML metadata, then the body) for ``model`` published as ``repo_id``."""
     body = Card(model, template=None, model_diagram=False)
     chosen = metrics["chosen"]
+    space_url = hub_url(f"spaces/{SPACE_ID}")
     data = describe_source(metrics["data"]["source"])
     body.add(**{
         "Model description": (
             f"A handwritten digit classifier (0-9) for 28x28 images, served by the "
-            f"[digitrec Space](https://huggingface.co/spaces/{SPACE_ID}). Pipeline: "
+            f"[digitrec Space]({space_url}). Pipeline: "
             f"**{chosen['description']}** (`{chosen['name']}`), with temperature-scaled "
             f"probabilities. It reaches **{metrics['test_accuracy']:.2%}** accuracy on the {data.name} test split."
         ),
@@ -223,7 +225,7 @@ def render_card(model: Any, config: dict[str, Any], metrics: dict[str, Any], rep
     own_types = [name for name in config.get("trusted_types", []) if name.startswith("digitrec.")]
     body.add(**{
         "How to use/From Python": (
-            f"digitrec is the code of the Space [{SPACE_ID}](https://huggingface.co/spaces/{SPACE_ID}) (it is "
+            f"digitrec is the code of the Space [{SPACE_ID}]({space_url}) (it is "
             f"not on PyPI): `hf download {SPACE_ID} --repo-type space --local-dir digitrec-app`, then, in "
             "`digitrec-app`, `pip install -r requirements.txt`.\n\n"
             "```python\nimport digitrec\n\n"
@@ -289,7 +291,7 @@ def verifier_command(metrics: dict[str, Any]) -> str:
 
 def _citation(repo_id: str, data: SourceInfo) -> str:
     """BibTeX for this model, and for MNIST when it was trained on MNIST."""
-    entries = [CITATION % repo_id, *([MNIST_CITATION] if data.hub_id == "mnist" else [])]
+    entries = [CITATION % hub_url(repo_id), *([MNIST_CITATION] if data.hub_id == "mnist" else [])]
     return "```bibtex\n" + "\n".join(entries) + "\n```"
 
 

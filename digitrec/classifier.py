@@ -91,13 +91,15 @@ def load_model(source: str | Path | None = None, fallback: bool = True) -> Digit
     serving), to the bundled model when the Hub cannot be reached; ``notes`` on the result
     say what happened. Without ``fallback`` (a command measuring the model it was given)
     that is an error. A path whose parent directory exists here (``models/digitrec-mnst``)
-    is a mistyped directory, not a repo.
+    is a mistyped directory, not a repo; so is a file (``model.skops``).
     """
     if source is None or str(source) == "bundled":
         return load_directory(BUNDLED_DIR, origin="bundled")
     path = Path(source)
     if path.is_dir():
         return load_directory(path, origin=f"local:{path}")
+    if path.exists():
+        raise DigitrecError(f"{source}: a file, not an artifacts directory")
     if path.is_absolute() or str(source).startswith(".") or (path.parent.is_dir() and path.parent != Path(".")):
         raise DigitrecError(f"{source}: no such artifacts directory")
     from digitrec.hub import fetch_model  # imported here: local use needs no Hub client

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token, snapshot_download
+from huggingface_hub import (CommitOperationAdd, CommitOperationDelete, HfApi, ModelInfo, constants, get_token,
+                             snapshot_download)
 from huggingface_hub.utils import validate_repo_id
 from huggingface_hub.errors import (
     HfHubHTTPError,
@@ -58,11 +59,13 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class PushResult:
-    """Where a push landed: the repo, the commit it created and a link to that commit."""
+    """Where a push landed: the repo, the commit it created and a link to that commit, and
+    whether the push made the repo, public until then, private."""
 
     repo_id: str
     commit_sha: str
     url: str
+    made_private: bool = False
 
 
 @dataclass
@@ -85,6 +88,13 @@ class _HubUnreachable(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+def hub_url(path: str) -> str:
+    """The web address of ``path`` (``OWNER/NAME``, ``spaces/OWNER/NAME``...) on the Hub
+    huggingface_hub talks to: ``HF_ENDPOINT`` (a mirror) or https://huggingface.co, so that a
+    model from a mirror links to the mirror. Every link to the Hub is made here."""
+    return f"{constants.ENDPOINT}/{path}"
 
 
 # --------------------------------------------------------------------------- checks
@@ -162,8 +172,10 @@ def push_artifacts(
 ) -> PushResult:
     """Upload the artifacts ``directory`` to the model repo ``repo_id`` as a single commit.
 
-    The repo is created if missing (private if ``private``). The commit makes the repo's
-    ``main`` branch mirror the directory: every file is added or updated, and files from
+    The repo is created if missing, private if ``private``; with ``private``, a public repo
+    is made private before the commit, so the new model is never public (without it, the
+    repo's visibility is left as it is: a private repo stays private). The commit makes the
+    repo's ``main`` branch mirror the directory: every file is added or updated, and files from
     an earlier push that the directory no longer has (old plots...) are deleted, so a
     revision never mixes two training runs. Hidden files and folders are not uploaded.
     ``card``, if given, is published as the model card instead of the directory's
@@ -182,16 +194,20 @@ def push_artifacts(
     verify_artifacts(directory)
     with _pushing(repo_id, token) as api:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        operations, parent = _commit_operations(api, directory, repo_id, card)
+        head = api.model_info(repo_id, revision=DEFAULT_REVISION)
+        made_private = private and not head.private
+        if made_private:
+            api.update_repo_settings(repo_id, private=True)
+            log.info("made %s private", repo_id)
         info = api.create_commit(
             repo_id,
-            operations,
+            _commit_operations(directory, head, card),
             commit_message=message or f"Publish digitrec model from {directory.name}",
             repo_type="model",
-            parent_commit=parent,  # fail (412) rather than clobber a concurrent push
+            parent_commit=head.sha,  # fail (412) rather than clobber a concurrent push
         )
     log.info("pushed %s to %s at %s", directory, repo_id, info.oid)
-    return PushResult(repo_id=repo_id, commit_sha=info.oid, url=info.commit_url)
+    return PushResult(repo_id=repo_id, commit_sha=info.oid, url=info.commit_url, made_private=made_private)
 
 
 def check_push_access(repo_id: str, *, token: str | None = None) -> None:
@@ -276,8 +292,8 @@ def _pushing(repo_id: str, token: str | None) -> Iterator[HfApi]:
         raise HubError(_scrub(f"push to {repo_id} failed ({_describe(exc)}); nothing was committed", token)) from exc
 
 
-def _commit_operations(api: HfApi, directory: Path, repo_id: str, card: str | None) -> tuple[list, str | None]:
-    """The operations making ``main`` mirror ``directory``, and the head commit they apply to.
+def _commit_operations(directory: Path, head: ModelInfo, card: str | None) -> list:
+    """The operations making ``main``, whose head is ``head``, mirror ``directory``.
 
     Every non-hidden file of ``directory`` is added (``card``'s text as the card, if given);
     remote files it lacks are deleted.
@@ -289,13 +305,11 @@ def _commit_operations(api: HfApi, directory: Path, repo_id: str, card: str | No
     }
     if card is not None:
         local[CARD_FILE] = card.encode("utf-8")
-    head = api.model_info(repo_id, revision=DEFAULT_REVISION)
     remote = [sibling.rfilename for sibling in head.siblings or []]
     stale = sorted(name for name in remote if name not in local and name not in HUB_MANAGED_FILES)
-    operations = [CommitOperationDelete(path_in_repo=name) for name in stale] + [
+    return [CommitOperationDelete(path_in_repo=name) for name in stale] + [
         CommitOperationAdd(path_in_repo=name, path_or_fileobj=path) for name, path in local.items()
     ]
-    return operations, head.sha
 
 
 def _push_error(exc: HfHubHTTPError, repo_id: str, token: str) -> DigitrecError:

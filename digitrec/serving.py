@@ -43,6 +43,7 @@ from digitrec.classifier import DigitClassifier
 from digitrec.data import describe_source
 from digitrec.errors import InvalidImageError, NotADigitError
 from digitrec.explain import heatmap_image, occlusion_heatmap
+from digitrec.hub import hub_url
 from digitrec.segment import several_digits
 from digitrec.settings import Settings
 
@@ -62,7 +63,6 @@ CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 #: 4 x 40,000,000 by default: 64 sketchpad drawings (800x800, 41 megapixels together) or a
 #: dozen 12-megapixel photos fit; 64 copies of the largest image (2,560 megapixels) do not.
 BATCH_PIXEL_FACTOR = 4
-HUB_URL = "https://huggingface.co"
 
 UNSURE_MESSAGE = "Not sure — is this a digit?"
 #: The page's name for what the digits' probabilities leave, shown from this much on.
@@ -519,7 +519,7 @@ def describe_origin(origin: str) -> str:
         return f"a **local model** from `{origin[len('local:'):]}`"
     repo, _, revision = origin.partition("@")
     revision_text = f" at revision `{revision[:12]}`" if revision else ""
-    return f"**[{repo}]({HUB_URL}/{repo})**{revision_text} from the Hugging Face Hub"
+    return f"**[{repo}]({hub_url(repo)})**{revision_text} from the Hugging Face Hub"
 
 
 def model_card_url(classifier: DigitClassifier) -> str | None:
@@ -527,7 +527,7 @@ def model_card_url(classifier: DigitClassifier) -> str | None:
     if classifier.origin == "bundled" or classifier.origin.startswith("local:"):
         return None
     repo, _, revision = classifier.origin.partition("@")
-    return f"{HUB_URL}/{repo}/blob/{revision or 'main'}/{CARD_FILE}"
+    return hub_url(f"{repo}/blob/{revision or 'main'}/{CARD_FILE}")
 
 
 def model_card_path(classifier: DigitClassifier) -> Path | None:

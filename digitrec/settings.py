@@ -126,18 +126,27 @@ class Settings:
         )
 
 
+def parse_whole_number(text: str, low: int, high: int | None = None) -> int:
+    """``text`` as a whole number from ``low`` to ``high`` (no upper bound if None), or a
+    ValueError saying what is wrong with it. The settings' rule, and the command lines'
+    (:func:`digitrec.cli.whole_number`)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+    return value
+
+
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int | None = None) -> int:
     raw = env.get(name)
     if raw is None:
         return default
     try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r}: expected a whole number.") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise SettingsError(f"{name}={raw!r}: must be {bounds}.")
-    return value
+        return parse_whole_number(raw, low, high)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc}.") from None
 
 
 def _size(env: Mapping[str, str], name: str, default: int) -> int:

@@ -12,6 +12,7 @@ through the LFS batch API) and download them back (``/resolve``, revision info, 
     POST /api/models/{repo}/preupload/{rev}             regular or LFS upload mode per file
     POST /api/models/{repo}/commit/{rev}                NDJSON commit (header/file/lfsFile/deleted*)
     POST /api/models/{repo}/tag/{rev}                   create a tag
+    PUT  /api/models/{repo}/settings                    make a repo private or public
     POST /{repo}.git/info/lfs/objects/batch             LFS upload instructions
     POST /{repo}.git/info/lfs/objects/verify            LFS upload check
     HEAD|GET /{repo}/resolve/{rev}/{path}               file metadata and content
@@ -369,6 +370,7 @@ class _HubHandler(_Handler):
         ("POST", rf"/api/{KIND}/{REPO}/preupload/{REV}", "preupload"),
         ("POST", rf"/api/{KIND}/{REPO}/commit/{REV}", "commit"),
         ("POST", rf"/api/{KIND}/{REPO}/tag/{REV}", "create_tag"),
+        ("PUT", rf"/api/{KIND}/{REPO}/settings", "update_settings"),
         ("POST", rf"/{PREFIX}{REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
         ("POST", rf"/{PREFIX}{REPO}\.git/info/lfs/objects/verify", "lfs_verify"),
         ("GET|HEAD", rf"/{PREFIX}{REPO}/resolve/{REV}/(?P<path>.+)", "resolve"),
@@ -440,6 +442,20 @@ class _HubHandler(_Handler):
                 raise HubError(409, f"tag {tag!r} already exists or is empty")
             entry.tags[tag] = commit.sha
         self.send_json(200, {"success": True})
+
+    def update_settings(self, repo: str) -> None:
+        """A repo's visibility: ``{"visibility": "private" | "public"}`` (huggingface_hub 2.x), or
+        ``{"private": bool}`` (older clients). Other settings (``gated``...) are not kept here."""
+        entry = self.writable_repo(repo)
+        payload = self.read_json() or {}
+        if not payload or set(payload) - {"visibility", "private"}:
+            raise HubError(400, f"invalid settings {payload!r}: the local hub changes a repo's visibility only")
+        visibility = payload.get("visibility", "private" if payload.get("private") else "public")
+        if visibility not in ("private", "public"):
+            raise HubError(400, f"invalid visibility {visibility!r}")
+        with self.state.lock:
+            entry.private = visibility == "private"
+        self.send_json(200, {})
 
     # ---- listing
     def tree(self, repo: str, rev: str, path: str | None = None) -> None:

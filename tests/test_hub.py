@@ -115,6 +115,13 @@ def client_env(endpoint: str, home: Path) -> dict[str, str]:
     }
 
 
+def subprocess_env(endpoint: str, home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment less its Hugging Face variables, pointed at the local hub
+    (:func:`client_env`), with the project importable and ``extra``: for a command run by a test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    return {**env, **client_env(endpoint, home), "PYTHONPATH": str(ROOT), **extra}
+
+
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
     """A running LocalHub, with this process's huggingface_hub pointed at it."""
@@ -404,11 +411,9 @@ def test_fetching_an_unknown_repo_or_revision_is_a_clear_error(hub, artifacts_v1
 
 def run_push_cli(hub, directory: Path, token: str, home: Path, *args: str) -> subprocess.CompletedProcess:
     """``python -m training.push DIRECTORY --repo REPO ARGS`` (a later ``--repo`` wins)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
-    env.update(client_env(hub.endpoint, home), HF_TOKEN=token, PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-m", "training.push", str(directory), "--repo", REPO, *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=subprocess_env(hub.endpoint, home, HF_TOKEN=token), capture_output=True, text=True, timeout=120,
     )
 
 
@@ -431,10 +436,36 @@ def test_push_cli_prints_sha_and_url_and_never_the_token(hub, artifacts_v1, tmp_
     assert hub.head(REPO) == sha
 
 
+def test_push_cli_private_makes_a_public_repo_private_never_the_reverse(hub, artifacts_v1, artifacts_v2, tmp_path):
+    """``--private`` is what the user wants the repo to be: a new repo is created private, and a
+    public one is made private, before the new model is committed, saying so; without it, a
+    private repo stays private."""
+    home = tmp_path / "home"
+    assert run_push_cli(hub, artifacts_v1, TOKEN, home).returncode == 0
+    assert not hub.state.repos[REPO].private
+    hub.requests.clear()
+
+    made = run_push_cli(hub, artifacts_v2, TOKEN, home, "--private")
+
+    assert made.returncode == 0, made.stderr
+    assert f"made {REPO} private (it was public)" in made.stdout.splitlines()
+    assert hub.state.repos[REPO].private and hub.read(REPO, METRICS_FILE) == (artifacts_v2 / METRICS_FILE).read_bytes()
+    calls = [(method, path) for role, method, path, _ in hub.requests if role == "hub"]
+    made_private, committed = ("PUT", f"/api/models/{REPO}/settings"), ("POST", f"/api/models/{REPO}/commit/main")
+    assert calls.index(made_private) < calls.index(committed), "private before the new model is committed"
+    for args in (["--private"], []):  # already private: nothing to say; no --private: left private
+        again = run_push_cli(hub, artifacts_v1, TOKEN, home, *args)
+        assert again.returncode == 0 and "was public" not in again.stdout, again.stdout + again.stderr
+        assert hub.state.repos[REPO].private
+    created = run_push_cli(hub, artifacts_v1, TOKEN, home, "--private", "--repo", f"{USER}/new")
+    assert created.returncode == 0 and "was public" not in created.stdout and hub.state.repos[f"{USER}/new"].private
+
+
 def test_push_cli_publishes_the_card_written_for_the_repo_pushed_to(hub, tmp_path):
     """The bundled model's card names digitrec/digitrec-mnist; pushed to another repo (the
     README's publishing step), the card there names that repo in its title, usage, citation
-    and model-index, and is otherwise the bundled card. The directory is left as it was."""
+    and model-index, links to the Hub it was pushed to (HF_ENDPOINT: here the local hub, not
+    huggingface.co), and is otherwise the bundled card. The directory is left as it was."""
     target = f"{USER}/my-digits"
     before = {path.name: path.read_bytes() for path in BUNDLED_DIR.iterdir()}
 
@@ -444,12 +475,30 @@ def test_push_cli_publishes_the_card_written_for_the_repo_pushed_to(hub, tmp_pat
     text = hub.read(target, CARD_FILE).decode("utf-8")
     card = ModelCard(text)
     assert f"\n# {target}\n" in text
-    assert f'digitrec.load_model("{target}")' in text and f"https://huggingface.co/{target}" in text
+    assert f'digitrec.load_model("{target}")' in text and f"{hub.endpoint}/{target}" in text
+    assert f"({hub.endpoint}/spaces/" in text and "https://huggingface.co" not in text
     assert card.data.model_name == "my-digits" and DEFAULT_REPO_ID not in text
     bundled = before[CARD_FILE].decode("utf-8")
-    assert text.replace(target, DEFAULT_REPO_ID).replace("name: my-digits", "name: digitrec-mnist") == bundled
+    assert text.replace(target, DEFAULT_REPO_ID).replace("name: my-digits", "name: digitrec-mnist").replace(
+        hub.endpoint, "https://huggingface.co") == bundled
     assert {path.name: path.read_bytes() for path in BUNDLED_DIR.iterdir()} == before
     assert hub.read(target, MODEL_FILE) == before[MODEL_FILE]
+
+
+def test_the_app_links_a_model_from_a_mirror_to_the_mirror(hub, artifacts_v1, tmp_path):
+    """Served from the Hub HF_ENDPOINT names (a mirror; here the local hub), the page's
+    "About the model" links the repo and its card there, not on huggingface.co."""
+    sha = push_artifacts(artifacts_v1, REPO, token=TOKEN).commit_sha
+    about = ("import digitrec\nfrom digitrec import serving\n"
+             f"model = digitrec.load_model({REPO!r})\n"
+             "print(serving.model_summary(model))\nprint(serving.model_card_url(model))\n")
+    done = subprocess.run([sys.executable, "-c", about], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=subprocess_env(hub.endpoint, tmp_path / "home", GRADIO_ANALYTICS_ENABLED="False"))
+
+    assert done.returncode == 0, done.stderr
+    summary, card_url = done.stdout.splitlines()
+    assert f"**[{REPO}]({hub.endpoint}/{REPO})** at revision `{sha[:12]}`" in summary
+    assert card_url == f"{hub.endpoint}/{REPO}/blob/{sha}/{CARD_FILE}"
 
 
 def test_corrections_cli_pushes_the_store_to_a_private_dataset_repo(hub, tmp_path):
@@ -493,8 +542,7 @@ def test_corrections_cli_pushes_the_store_to_a_private_dataset_repo(hub, tmp_pat
 def test_train_with_push_checks_the_token_and_repo_before_training(hub, tmp_path):
     """``train --push`` with a token the Hub rejects, or a namespace the token's user may not
     write to, stops at once with one line saying so: no training run that cannot be published."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
-    env.update(client_env(hub.endpoint, tmp_path / "home"), PYTHONPATH=str(ROOT))
+    env = subprocess_env(hub.endpoint, tmp_path / "home")
     train = [sys.executable, "-m", "training.train", "--data", "sklearn-digits", "--out", str(tmp_path / "out"),
              "--quick", "--models", "logreg", "--push"]
     for token, repo, message in ((BAD_TOKEN, REPO, "401"), (TOKEN, "someone-else/digitrec", "may not write"),
@@ -537,8 +585,7 @@ def test_the_readme_space_deploy_uploads_the_tracked_files_with_binaries_in_lfs(
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("### Running it as a Space", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     scratch = tmp_path / "space-files"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
-    env.update(client_env(hub.endpoint, tmp_path / "home"), HF_TOKEN=TOKEN)
+    env = subprocess_env(hub.endpoint, tmp_path / "home", HF_TOKEN=TOKEN)
     for command in block.strip().splitlines():
         command = command.replace("OWNER", USER).replace("/tmp/digitrec-space", str(scratch))
         done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

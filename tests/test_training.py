@@ -115,7 +115,7 @@ def test_card_commands_reproduce_the_run(quick_run):
     assert train_line[:3] == ["python", "-m", "training.train"]
     args = train.parse_args(train_line[3:])
     assert (args.data, args.quick, args.models, args.seed, args.extra_data) == (
-        "sklearn-digits", True, ",".join(CANDIDATES), 0, None)
+        "sklearn-digits", True, list(CANDIDATES), 0, None)
     assert verifier_line[:3] == ["python", "-m", "training.train_verifier"]
     args = train_verifier.parse_args(verifier_line[3:])
     assert (args.data, args.numbers, args.seed) == ("sklearn-digits", metrics["piece_verifier"]["n_numbers"], 0)
@@ -225,6 +225,24 @@ def test_cli_rejects_unknown_model_and_bad_data(tmp_path):
     assert proc.returncode == 2 and "x.npz" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command, option, value, message", [
+    ("training.train", "--seed", "-1", "must be between 0 and 4294967295"),
+    ("training.train", "--seed", "1.5", "expected a whole number"),
+    ("training.train_verifier", "--numbers", "0", "must be at least 1"),
+    ("training.train_verifier", "--seed", "4294967296", "must be between 0 and 4294967295"),
+])
+def test_cli_rejects_a_bad_number_before_any_work(tmp_path, command, option, value, message):
+    """A numeric option out of range is argparse's one-line error naming it, not a traceback
+    from the training (a seed of -1 was a ValueError from numpy), and nothing is written."""
+    target = ["--out", str(tmp_path / "out")] if command == "training.train" else ["--model", str(tmp_path / "out")]
+    proc = subprocess.run([sys.executable, "-m", command, "--data", "sklearn-digits", *target, option, value],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert errors == [f"python -m {command}: error: argument {option}: {message}, not {value!r}"], proc.stderr
+    assert proc.stdout == "" and not (tmp_path / "out").exists()
+
+
 def test_cli_refuses_a_wrong_out_or_extra_data_before_training(tmp_path):
     """No --out (it once defaulted to the bundled model), a directory of other files (they
     would be published with the model), a path under a file, or --extra-data that holds no
@@ -265,7 +283,7 @@ def test_extra_data_from_corrections_is_used_and_reported(tmp_path):
     card = (out / "README.md").read_text()
     assert "12 images corrected by users" in card
     args = train.parse_args(_reproduce_commands(card)[0][3:])
-    assert (args.models, args.quick, args.extra_data) == ("knn", True, Path("corrections"))
+    assert (args.models, args.quick, args.extra_data) == (["knn"], True, Path("corrections"))
 
 
 def test_touching_pairs_are_two_digits_as_one_mark():

@@ -6,7 +6,9 @@ app's corrections to a dataset repo.
 
 The whole directory (model.skops, config.json, metrics.json, README.md, plots...) becomes
 one commit; the commit SHA and its URL are printed, so the exact model can be pinned
-later with ``OWNER/NAME@SHA``. A card that training wrote for another repo is published
+later with ``OWNER/NAME@SHA``. ``--private`` makes the repo private: created so, or, if
+it is public, made so before the commit (a line says so); without it, the repo's visibility
+is left as it is. A card that training wrote for another repo is published
 written for OWNER/NAME (:func:`digitrec.card.card_for_repo`); DIR is not changed. With
 ``--corrections``, DIR is a correction store (the app's ``DIGITREC_CORRECTIONS_DIR``): a
 consistent snapshot of it is added to the dataset repo (its log extended, never replaced),
@@ -27,8 +29,12 @@ from typing import TextIO
 
 from digitrec import corrections
 from digitrec.card import card_for_repo
+from digitrec.cli import one_line
 from digitrec.errors import DigitrecError
 from digitrec.hub import PushResult, push_artifacts
+
+#: ``--private`` of this command and of ``training.train --push``.
+PRIVATE_HELP = "make the model repo private: created so, or made so if it is public (never made public)"
 
 
 def push_and_report(
@@ -41,7 +47,8 @@ def push_and_report(
     out: TextIO | None = None,
 ) -> PushResult:
     """Push ``directory`` to ``repo_id`` (see :func:`digitrec.hub.push_artifacts`), its card written
-    for ``repo_id`` (:func:`digitrec.card.card_for_repo`), and print where it went; with ``store``,
+    for ``repo_id`` (:func:`digitrec.card.card_for_repo`), and print where it went (and that the
+    repo was made private, if ``private`` did that to a public one); with ``store``,
     the correction store ``directory`` to the dataset ``repo_id`` (:func:`digitrec.corrections.push_to_hub`,
     always private).
 
@@ -52,6 +59,8 @@ def push_and_report(
     result = (corrections.push_to_hub(directory, repo_id, message=message) if store
               else push_artifacts(directory, repo_id, private=private, message=message,
                                   card=card_for_repo(directory, repo_id)))
+    if result.made_private:
+        print(f"made {result.repo_id} private (it was public)", file=out)
     print(f"pushed {directory} to {result.repo_id}", file=out)
     print(f"commit: {result.commit_sha}", file=out)
     print(f"url: {result.url}", file=out)
@@ -67,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("directory", type=Path, help="artifacts directory written by training "
                                                       "(with --corrections: the app's correction store)")
     parser.add_argument("--repo", required=True, metavar="OWNER/NAME", help="model repo (created if missing)")
-    parser.add_argument("--private", action="store_true", help="create the model repo as private")
+    parser.add_argument("--private", action="store_true", help=PRIVATE_HELP)
     parser.add_argument("--corrections", action="store_true",
                         help="push a correction store to the dataset repo OWNER/NAME (created private)")
     parser.add_argument("--message", default=None, help="commit message")
@@ -80,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         push_and_report(args.directory, args.repo, private=args.private, message=args.message,
                         store=args.corrections)
     except DigitrecError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from digitrec.artifacts import BUNDLED_DIR
 from digitrec.card import DEFAULT_REPO_ID
+from digitrec.cli import names, seed
 from digitrec.data import load_mnist
 from digitrec.errors import DigitrecError
 from digitrec.hub import check_push_access
 from digitrec.trainer import run_training
 from digitrec.zoo import CANDIDATES
-from training.push import push_and_report
+from training.push import PRIVATE_HELP, push_and_report
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,20 +30,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True,
                         help="artifacts directory: new, empty, or one a run wrote (its files are replaced; "
                              f"the bundled model is {BUNDLED_DIR.relative_to(BUNDLED_DIR.parents[1])})")
-    parser.add_argument("--models", default=",".join(CANDIDATES),
+    parser.add_argument("--models", type=names(CANDIDATES, "model"), default=",".join(CANDIDATES),
                         help="comma-separated candidates (default: all): %(default)s")
     parser.add_argument("--quick", action="store_true", help="small subset and grids: the whole pipeline in <1 min")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--cache-dir", type=Path, default=None, help="OpenML download cache")
     parser.add_argument("--extra-data", type=Path, default=None, metavar="DIR",
                         help="a corrections directory collected by the app: its images join the training rows")
     parser.add_argument("--push", metavar="OWNER/NAME", default=None, help="publish the artifacts to this Hub repo")
-    parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
-    args = parser.parse_args(argv)
-    unknown = [n for n in args.models.split(",") if n not in CANDIDATES]
-    if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}")
-    return args
+    parser.add_argument("--private", action="store_true", help=PRIVATE_HELP)
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.push:
             check_push_access(args.push)  # before training, not after it
         dataset = load_mnist(args.data, cache_dir=args.cache_dir)
-        run_training(dataset, args.out, args.models.split(","), quick=args.quick, seed=args.seed,
+        run_training(dataset, args.out, args.models, quick=args.quick, seed=args.seed,
                      repo_id=args.push or DEFAULT_REPO_ID, extra_data=args.extra_data)
     except (DigitrecError, OSError) as exc:  # OSError: a file that could not be read or written
         print(f"error: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from digitrec.artifacts import BUNDLED_DIR
+from digitrec.cli import seed, whole_number
 from digitrec.data import load_mnist
 from digitrec.errors import DigitrecError
 from digitrec.piece_verifier import N_NUMBERS, add_piece_verifier
@@ -30,9 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="digits to compose numbers from (their training split): as for training.train")
     parser.add_argument("--model", type=Path, required=True,
                         help=f"artifacts directory whose files are rewritten (the bundled model: {BUNDLED_DIR})")
-    parser.add_argument("--numbers", type=int, default=N_NUMBERS,
+    parser.add_argument("--numbers", type=whole_number(1), default=N_NUMBERS,
                         help="numbers composed for training (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--repo-id", default=None, help="repo id the card names (default: the card's own)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="OpenML download cache")
     return parser.parse_args(argv)
