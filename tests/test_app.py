@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import gradio as gr
+import huggingface_hub
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -400,7 +401,8 @@ def test_about_shows_confusion_matrix_and_card_when_present(classifier, tmp_path
     assert any(isinstance(v, dict) and str(v.get("path", "")).endswith("confusion_matrix.png") for v in values)
 
 
-def test_hub_model_links_to_its_card_at_the_served_revision(classifier):
+def test_hub_model_links_to_its_card_at_the_served_revision(classifier, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "https://huggingface.co")  # whatever HF_ENDPOINT says
     hub = dataclasses.replace(classifier, origin="alice/digitrec-mnist@0123456789abcdef")
     assert serving.model_card_url(hub) == "https://huggingface.co/alice/digitrec-mnist/blob/0123456789abcdef/README.md"
     assert "alice/digitrec-mnist" in serving.model_summary(hub) and "0123456789ab" in serving.model_summary(hub)
