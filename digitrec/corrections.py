@@ -399,13 +399,13 @@ def _fsync_directory(directory: Path) -> None:
 # -- the Hub ------------------------------------------------------------------------------------
 
 
-def push_to_hub(directory: str | os.PathLike, repo_id: str, *, private: bool = True, token: str | None = None,
+def push_to_hub(directory: str | os.PathLike, repo_id: str, *, token: str | None = None,
                 message: str | None = None) -> PushResult:
     """Upload the correction store to the Hugging Face *dataset* repo ``repo_id`` in one commit.
 
     Uploads a consistent snapshot: ``corrections.jsonl`` as it is (read under the lock,
     up to its last complete line) and the files its lines refer to; temporary files are
-    never uploaded. The repo is created (private by default) if missing. The log pushed is
+    never uploaded. The repo is created private if missing; a public one is refused. The log pushed is
     the repo's log extended with the local lines it lacks (by id), so that a push never
     drops corrections pushed before: from a store since emptied (a Space's storage reset),
     or from another replica's store. The commit applies to the head the repo's log was read
@@ -432,8 +432,8 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, *, private: bool = T
                 name = record.get(key) if isinstance(record, dict) else None
                 if isinstance(name, str) and Path(name).name == name and (directory / name).is_file():
                     shutil.copy2(directory / name, snapshot_dir / name)
-        return push_dataset_folder(snapshot_dir, repo_id, private=private, token=token,
-                                   message=message or "Add digit corrections", parent_commit=head)
+        return push_dataset_folder(snapshot_dir, repo_id, token=token, message=message or "Add digit corrections",
+                                   parent_commit=head)
 
 
 def _extended_log(remote: bytes, local: bytes) -> bytes:

@@ -247,17 +247,21 @@ def dataset_file(repo_id: str, filename: str, *, token: str | None = None) -> tu
         return Path(path).read_bytes(), head.sha
 
 
-def push_dataset_folder(folder: str | Path, repo_id: str, *, private: bool = True, message: str,
-                        token: str | None = None, parent_commit: str | None = None) -> PushResult:
-    """Add the files of ``folder`` to the *dataset* repo ``repo_id`` in one commit.
+def push_dataset_folder(folder: str | Path, repo_id: str, *, message: str, token: str | None = None,
+                        parent_commit: str | None = None) -> PushResult:
+    """Add the files of ``folder`` to the private *dataset* repo ``repo_id`` in one commit.
 
-    The repo is created if missing (private if ``private``); files already there and not
-    in ``folder`` stay. With ``parent_commit``, the commit applies only on top of it: if
-    the repo changed since, nothing is committed (a :class:`HubError` says to push again).
-    Errors and ``token`` as for :func:`push_artifacts`.
+    The repo is created private if missing; an existing public one is refused before
+    anything is uploaded, since what is pushed this way (users' drawings) is not to be
+    published. Files already there and not in ``folder`` stay. With ``parent_commit``, the
+    commit applies only on top of it: if the repo changed since, nothing is committed (a
+    :class:`HubError` says to push again). Errors and ``token`` as for :func:`push_artifacts`.
     """
     with _pushing(repo_id, token) as api:
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        api.create_repo(repo_id, repo_type="dataset", private=True, exist_ok=True)
+        if not api.dataset_info(repo_id).private:
+            raise HubError(f"the dataset repo {repo_id} is public, and corrections hold users' drawings: "
+                           f"make it private on the Hub (its Settings) or push to another repo; nothing was pushed")
         info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
                                  commit_message=message, parent_commit=parent_commit)
     log.info("pushed %s to dataset %s at %s", folder, repo_id, info.oid)

@@ -539,6 +539,21 @@ def test_corrections_cli_pushes_the_store_to_a_private_dataset_repo(hub, tmp_pat
     assert rejected.returncode == 1 and "401" in rejected.stderr and BAD_TOKEN not in rejected.stderr
 
 
+def test_corrections_are_never_pushed_to_a_public_dataset_repo(hub, tmp_path):
+    """A dataset repo made public beforehand (by hand, or a typo naming someone's public one) is
+    refused with one line saying why: users' drawings are not published, and nothing is uploaded."""
+    store = CorrectionStore(tmp_path / "corrections")
+    store.add(Image.new("L", (30, 30), 255), np.zeros((28, 28), np.float32), "8", "3", "bundled")
+    HfApi(token=TOKEN).create_repo(f"{USER}/open-data", repo_type="dataset", private=False)
+    dataset = f"datasets/{USER}/open-data"
+    before = hub.files(dataset)
+
+    pushed = run_push_cli(hub, store.directory, TOKEN, tmp_path / "home", "--corrections", "--repo", f"{USER}/open-data")
+
+    assert pushed.returncode == 1 and "is public" in pushed.stderr and "Traceback" not in pushed.stderr, pushed.stderr
+    assert hub.files(dataset) == before and not hub.state.repos[dataset].private, "nothing uploaded or changed"
+
+
 def test_train_with_push_checks_the_token_and_repo_before_training(hub, tmp_path):
     """``train --push`` with a token the Hub rejects, or a namespace the token's user may not
     write to, stops at once with one line saying so: no training run that cannot be published."""

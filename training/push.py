@@ -12,7 +12,7 @@ is left as it is. A card that training wrote for another repo is published
 written for OWNER/NAME (:func:`digitrec.card.card_for_repo`); DIR is not changed. With
 ``--corrections``, DIR is a correction store (the app's ``DIGITREC_CORRECTIONS_DIR``): a
 consistent snapshot of it is added to the dataset repo (its log extended, never replaced),
-created private as it holds users' drawings (see
+created private as it holds users' drawings, and refused if public (see
 :func:`digitrec.corrections.push_to_hub`); download it (``hf download OWNER/NAME
 --repo-type dataset --local-dir DIR``) to train with ``python -m training.train ...
 --extra-data DIR``. Authentication uses ``HF_TOKEN`` or the token saved by
