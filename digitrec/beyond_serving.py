@@ -187,6 +187,8 @@ class CorrectionDesk:
             raise InvalidImageError("Choose the right digit first.")
         prediction = self.predictor.classify(image)
         predicted = prediction.page_label  # what the page showed, "not a digit" included
+        if predicted == str(corrected):
+            return f"The model already said {corrected}: nothing to correct."
         try:
             ident = self.store.add(image, prediction.image, predicted, str(corrected), self.classifier.origin)
         except CorrectionError as exc:

@@ -65,6 +65,7 @@ CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 BATCH_PIXEL_FACTOR = 4
 
 UNSURE_MESSAGE = "Not sure — is this a digit?"
+NOT_A_DIGIT_MESSAGE = "**This does not look like a digit.** Draw or upload one digit, 0 to 9."
 #: The page's name for what the digits' probabilities leave, shown from this much on.
 NOT_A_DIGIT_LABEL, SHOWN_NOT_A_DIGIT = "not a digit", 0.01
 KEEP_DRAWING_MESSAGE = "**Keep drawing:** a dot or a dash is not a digit yet."
@@ -134,9 +135,12 @@ class Prediction:
         }
 
     def note(self) -> str:
-        """Markdown shown under the label: empty unless the model is unsure."""
+        """Markdown shown under the label: empty unless the model is unsure; when the page
+        shows "not a digit" first, it says so, offering no digit at a few percent as a guess."""
         if not self.unsure:
             return ""
+        if self.page_label == NOT_A_DIGIT_LABEL:
+            return NOT_A_DIGIT_MESSAGE
         return f"**{UNSURE_MESSAGE}** Best guess: {self.label} ({self.confidence:.0%})."
 
     def preview(self) -> np.ndarray:

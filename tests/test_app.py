@@ -21,8 +21,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
 
 from digitrec import serving, synthetic
-from digitrec.serving import (KEEP_DRAWING_MESSAGE, LOW_CONFIDENCE, NOT_A_DIGIT_LABEL, PREVIEW_SIZE, UNSURE_MESSAGE,
-                              Prediction, Predictor)
+from digitrec.serving import (KEEP_DRAWING_MESSAGE, LOW_CONFIDENCE, NOT_A_DIGIT_LABEL, NOT_A_DIGIT_MESSAGE,
+                              PREVIEW_SIZE, UNSURE_MESSAGE, Prediction, Predictor)
 from digitrec.settings import Settings, SettingsError
 from digitrec.styles import scribble
 
@@ -309,6 +309,14 @@ def test_low_confidence_says_unsure():
     assert Prediction({"1": 0.9, "7": 0.1}, np.zeros((28, 28))).note() == ""
 
 
+def test_what_the_page_calls_not_a_digit_gets_no_digit_as_a_best_guess():
+    """The audit's contradiction: "not a digit 97%" above "Not sure — is this a digit? Best
+    guess: 0 (3%)"."""
+    scribble_like = Prediction({str(d): 0.002 for d in range(10)} | {"0": 0.03}, np.zeros((28, 28), np.float32))
+    assert scribble_like.page_label == NOT_A_DIGIT_LABEL
+    assert scribble_like.note() == NOT_A_DIGIT_MESSAGE and "guess" not in scribble_like.note()
+
+
 def test_draw_tab_says_unsure_of_scribbles(predictor, tmp_path):
     """Random pen scribbles drawn on the sketchpad (new ones, not the model's training
     scribbles) are not digits: the bundled model gives them a low top confidence and the
@@ -320,7 +328,7 @@ def test_draw_tab_says_unsure_of_scribbles(predictor, tmp_path):
         synthetic.sketch_canvas(scribble(rng), rng, jitter=0.0).save(path)
         label, _, note, _ = predictor.show_sketch(raw_sketch(path))
         digits = {name: p for name, p in (label or {}).items() if name != NOT_A_DIGIT_LABEL}
-        unsure += ((UNSURE_MESSAGE in note and max(digits.values()) < LOW_CONFIDENCE
+        unsure += ((note == NOT_A_DIGIT_MESSAGE and max(digits.values()) < LOW_CONFIDENCE
                     and max(label, key=label.get) == NOT_A_DIGIT_LABEL)  # shown as what it is
                    or note == KEEP_DRAWING_MESSAGE)
     assert unsure >= 26

@@ -17,6 +17,7 @@ from digitrec.styles import scribble
 from test_segment import draw_number, stacked, written
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / "tests" / "data"
 
 
 def number_image(tmp_path, digits: str, transparent: bool = False):
@@ -114,6 +115,17 @@ def test_correction_is_stored_with_the_models_view(classifier, tmp_path):
         with pytest.raises(Exception, match=error):
             desk.submit_upload({"path": str(tmp_path / bad)}, "9")
     assert len(corrections.load(tmp_path / "store")[1]) == 1, "nothing else was stored"
+
+
+def test_a_correction_that_agrees_with_the_model_is_not_stored(classifier, tmp_path):
+    """The audit's finding: a drawn 7, read 7, "corrected" to 7 was stored and thanked. As on the
+    Number tab, the page says there is nothing to correct and stores nothing."""
+    desk = CorrectionDesk(classifier, tmp_path / "store", sketchpad=gr.Sketchpad(type="pil", image_mode="RGBA"))
+    sketch = {"background": None, "layers": [],
+              "composite": {"path": str(TEST_DATA / "sketch_7.png"), "meta": {"_type": "gradio.FileData"}}}
+    assert desk.submit_sketch(sketch, "7") == "The model already said 7: nothing to correct."
+    assert not (tmp_path / "store" / corrections.LOG_FILE).exists() or not corrections.load(tmp_path / "store")[2]
+    assert "you said 1" in desk.submit_sketch(sketch, "1")
 
 
 def test_a_correction_of_what_the_page_called_not_a_digit_says_so(classifier, tmp_path):
