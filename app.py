@@ -45,6 +45,22 @@ CANVAS_SIZE = 400
 MODEL_CONCURRENCY_ID = "model"
 #: Page JavaScript giving a correction form's choice and note their empty values.
 RESET_CORRECTION_JS = "() => [null, '']"
+#: Page CSS (passed by ``launch``: Gradio 6 takes it there), for phones. Under 620 px wide the
+#: tabs' Rows stack their columns (min widths 320 + 220, and the page's padding), which put the
+#: answer below all of the input column: the drawing tip, the Number tab's upload and examples,
+#: off the screen. There an ``ANSWER_NEXT`` column dissolves into its Row (``display: contents``)
+#: and all but its first child (the canvas) go after the answer column.
+#: The sketchpads' tool bar sits 15 px into the canvas, over the drawing surface's left edge
+#: whenever the surface fills the canvas's width less gradio's 30 px margins (phones, the wide
+#: Number canvas): at the canvas's edge it stays within the margin.
+ANSWER_NEXT = "answer-next"
+PAGE_CSS = """
+@media (max-width: 619px) {
+  .column.answer-next { display: contents; }
+  .column.answer-next > :not(:first-child) { order: 1; }
+}
+#sketch .toolbar-wrap, #number-sketch .toolbar-wrap { left: 0; }
+"""
 
 
 def empty_on_failure(event: Any, outputs: list[gr.components.Component]) -> None:
@@ -96,10 +112,12 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
         with gr.Tabs():
             with gr.Tab("Draw", id="draw"):
                 with gr.Row():
-                    with gr.Column(scale=3, min_width=320):
+                    with gr.Column(scale=3, min_width=320, elem_classes=ANSWER_NEXT):
+                        # On a phone the canvas is as wide as the page less 64 px: a square box,
+                        # no empty bands above and below the drawing surface fitted to its width.
                         sketch = _sketchpad(
                             "Draw one digit, large", "sketch", (CANVAS_SIZE, CANVAS_SIZE), brush_size=14,
-                            height=f"min({CANVAS_SIZE + 130}px, calc(100vw + 40px))",  # phones: less empty space
+                            height=f"min({CANVAS_SIZE + 130}px, calc(100vw - 60px))",
                         )
                         gr.Markdown(
                             "Draw large, in the middle. The prediction updates each time you lift the "
@@ -126,11 +144,11 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
 
             with gr.Tab("Number", id="number") as number_tab:
                 with gr.Row():
-                    with gr.Column(scale=3, min_width=320):
-                        number_sketch = _sketchpad(
+                    with gr.Column(scale=3, min_width=320, elem_classes=ANSWER_NEXT):
+                        number_sketch = _sketchpad(  # on a phone, as high as its 2:1 surface needs
                             "Write a number (a year, a ZIP code...)", "number-sketch",
                             (int(1.8 * CANVAS_SIZE), int(0.9 * CANVAS_SIZE)), brush_size=12,
-                            height=f"min({int(0.9 * CANVAS_SIZE) + 130}px, calc(50vw + 100px))",
+                            height=f"min({int(0.9 * CANVAS_SIZE) + 130}px, calc(50vw + 4px))",
                         )
                         number_image = gr.Image(
                             label="...or upload a picture of one",
@@ -313,7 +331,7 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
         server_port=settings.server_port,
         max_file_size=settings.max_file_size,
         app_kwargs={"max_body_size": settings.max_request_body},
-        **{"show_error": True, **kwargs},
+        **{"show_error": True, "css": PAGE_CSS, **kwargs},
     )
 
 

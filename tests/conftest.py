@@ -52,12 +52,12 @@ def corrections_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def app_url(classifier, corrections_dir):
     """URL of the app serving the bundled model, launched once for the session."""
-    from app import build_app
+    from app import PAGE_CSS, build_app
     from digitrec.settings import Settings
 
     demo = build_app(classifier, Settings(corrections_dir=corrections_dir))
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
+    _, url, _ = demo.launch(  # with the page's CSS, as app.launch serves it (Gradio 6 takes it here)
+        prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True, css=PAGE_CSS,
     )
     yield url
     demo.close()

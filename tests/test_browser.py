@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from digitrec.corrections import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,27 +207,76 @@ def test_correct_a_drawing(page, app_url, corrections_dir):
     assert page.locator("#sketch-fix-choice input:checked").count() == 0
 
 
-def test_draw_with_a_finger_on_a_phone(browser, app_url):
-    """Touch events on a phone-sized page draw on the canvas (and do not scroll the page)."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+def finger_on_a_phone(browser, width: int, height: int):
+    """A touch-screen context of ``width`` x ``height`` CSS px, its page, and ``finger(points)``:
+    one stroke of a finger through ``points`` (page coordinates; touch moves are slow here, so
+    each segment is cut into 8, not more)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    touch = context.new_cdp_session(page)
+
+    def send(kind: str, at: list[tuple[float, float]]) -> None:
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": px, "y": py} for px, py in at]})
+
+    def finger(points: list[tuple[float, float]]) -> None:
+        send("touchStart", points[:1])
+        for a, b in zip(points, points[1:]):
+            for k in range(1, 9):
+                send("touchMove", [(a[0] + (b[0] - a[0]) * k / 8, a[1] + (b[1] - a[1]) * k / 8)])
+        send("touchEnd", [])
+
+    return context, page, finger
+
+
+def in_view(page, selector: str) -> None:
+    """``selector``'s element is wholly within the viewport, the page not scrolled."""
+    box = page.locator(selector).first.bounding_box()
+    viewport = page.viewport_size
+    assert page.evaluate("() => window.scrollY") == 0
+    assert 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"], (selector, box, viewport)
+
+
+def drawing_surface(page, sketchpad_id: str, width: int, height: int) -> tuple[float, float, float, float]:
+    """The (x, y, width, height) of the ``width`` x ``height`` image drawn on, centred in the
+    canvas at the zoom its tool bar shows."""
+    x, y, w, h = canvas_box(page, sketchpad_id)
+    zoom = int(page.locator(f"#{sketchpad_id} .zoom-number").inner_text().strip().rstrip("%")) / 100
+    return x + (w - width * zoom) / 2, y + (h - height * zoom) / 2, width * zoom, height * zoom
+
+
+@pytest.mark.parametrize("width, height", [(390, 844), (360, 740)])
+def test_draw_with_a_finger_on_a_phone(browser, app_url, width, height):
+    """Touch events on a phone-sized page draw on the canvas (and do not scroll the page); the
+    prediction and its confidence show without scrolling (they were below the fold, under the
+    drawing tip), and the brush's tool bar does not cover the drawing surface's left edge."""
+    context, page, finger = finger_on_a_phone(browser, width, height)
     try:
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        touch = context.new_cdp_session(page)
         page.goto(app_url)
         x, y, w, h = canvas_box(page, "sketch")
-        points = [(x + 0.35 * w, y + 0.3 * h), (x + 0.65 * w, y + 0.3 * h), (x + 0.45 * w, y + 0.75 * h)]
-        path = [(a[0] + (b[0] - a[0]) * k / 8, a[1] + (b[1] - a[1]) * k / 8)
-                for a, b in zip(points, points[1:]) for k in range(1, 9)]
-
-        def finger(kind: str, at: list[tuple[float, float]]) -> None:
-            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": px, "y": py} for px, py in at]})
-
-        finger("touchStart", points[:1])
-        for point in path:
-            finger("touchMove", [point])
-        finger("touchEnd", [])
+        finger([(x + 0.35 * w, y + 0.3 * h), (x + 0.65 * w, y + 0.3 * h), (x + 0.45 * w, y + 0.75 * h)])
         assert predicted(page, "sketch-label") == "7"
-        assert page.evaluate("() => window.scrollY") == 0
+        in_view(page, "#sketch-label [data-testid='label-output-value']")
+        in_view(page, "#sketch-label .confidence-set")  # the first: "7 ... 9x%"
+        left = drawing_surface(page, "sketch", 400, 400)[0]
+        for tool in page.locator("#sketch .toolbar-wrap button").all():
+            box = tool.bounding_box()
+            assert box["x"] + box["width"] <= left + 1, (tool.get_attribute("aria-label"), box, left)
+    finally:
+        context.close()
+
+
+def test_write_a_number_with_a_finger_on_a_phone(browser, app_url):
+    """On a small phone the number read (the drawing with a box and a label on each digit) shows
+    without scrolling; it was under the upload box and the examples."""
+    context, page, finger = finger_on_a_phone(browser, 360, 740)
+    try:
+        page.goto(app_url)
+        page.get_by_role("tab", name="Number").tap()
+        x, y, w, h = canvas_box(page, "number-sketch")
+        finger([(x + 0.3 * w, y + 0.3 * h), (x + 0.3 * w, y + 0.7 * h)])
+        finger([(x + 0.42 * w, y + 0.3 * h), (x + 0.56 * w, y + 0.3 * h), (x + 0.46 * w, y + 0.7 * h)])
+        read_as(page, "17")
+        in_view(page, "#number-boxes img")
     finally:
         context.close()
