@@ -147,7 +147,7 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
                     with gr.Column(scale=3, min_width=320, elem_classes=ANSWER_NEXT):
                         number_sketch = _sketchpad(  # on a phone, as high as its 2:1 surface needs
                             "Write a number (a year, a ZIP code...)", "number-sketch",
-                            (int(1.8 * CANVAS_SIZE), int(0.9 * CANVAS_SIZE)), brush_size=12,
+                            (int(1.8 * CANVAS_SIZE), int(0.9 * CANVAS_SIZE)), brush_size=8,
                             height=f"min({int(0.9 * CANVAS_SIZE) + 130}px, calc(50vw + 4px))",
                         )
                         number_image = gr.Image(
