@@ -47,7 +47,7 @@ MODEL_CONCURRENCY_ID = "model"
 RESET_CORRECTION_JS = "() => [null, '']"
 #: Page CSS (passed by ``launch``: Gradio 6 takes it there), for phones. Under 620 px wide the
 #: tabs' Rows stack their columns (min widths 320 + 220, and the page's padding), which put the
-#: answer below all of the input column: the drawing tip, the Number tab's upload and examples,
+#: answer below all of the input column: the drawing tip, the examples, the Number tab's upload,
 #: off the screen. There an ``ANSWER_NEXT`` column dissolves into its Row (``display: contents``)
 #: and all but its first child (the canvas) go after the answer column.
 #: The sketchpads' tool bar sits 15 px into the canvas, over the drawing surface's left edge
@@ -130,13 +130,13 @@ def build_app(classifier: DigitClassifier, settings: Settings | None = None) -> 
 
             with gr.Tab("Upload", id="upload"):
                 with gr.Row():
-                    with gr.Column(scale=3, min_width=320):
+                    with gr.Column(scale=3, min_width=320, elem_classes=ANSWER_NEXT):
                         image = gr.Image(
                             label="Photo, scan or screenshot of one digit",
                             elem_id="upload",
                             type="filepath",
                             sources=["upload", "clipboard", "webcam"],
-                            height=CANVAS_SIZE,
+                            height=f"min({CANVAS_SIZE}px, calc(100vw - 60px))",
                         )
                         _examples("digit_*.png", image, "Example digits (click one)", "examples")
                     image_label, image_note, image_preview, image_heat, image_fix, image_fix_button, \

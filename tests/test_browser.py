@@ -266,6 +266,21 @@ def test_draw_with_a_finger_on_a_phone(browser, app_url, width, height):
         context.close()
 
 
+def test_upload_on_a_phone(browser, app_url):
+    """On a phone the prediction for an uploaded picture shows without scrolling; it was under
+    the example digits, at y=901 of 844."""
+    context, page, _ = finger_on_a_phone(browser, 390, 844)
+    try:
+        page.goto(app_url)
+        page.get_by_role("tab", name="Upload").tap()
+        page.locator("#upload input[type=file]").set_input_files(str(TEST_DATA / "ink_3.png"))
+        assert predicted(page, "upload-label") == "3"
+        in_view(page, "#upload-label [data-testid='label-output-value']")
+        in_view(page, "#upload-label .confidence-set")
+    finally:
+        context.close()
+
+
 def test_write_a_number_with_a_finger_on_a_phone(browser, app_url):
     """On a small phone the number read (the drawing with a box and a label on each digit) shows
     without scrolling; it was under the upload box and the examples."""
