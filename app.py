@@ -49,7 +49,7 @@ RESET_CORRECTION_JS = "() => [null, '']"
 #: tabs' Rows stack their columns (min widths 320 + 220, and the page's padding), which put the
 #: answer below all of the input column: the drawing tip, the examples, the Number tab's upload,
 #: off the screen. There an ``ANSWER_NEXT`` column dissolves into its Row (``display: contents``)
-#: and all but its first child (the canvas) go after the answer column.
+#: and all but its first child (the canvas, or the picture) go after the answer column.
 #: The sketchpads' tool bar sits 15 px into the canvas, over the drawing surface's left edge
 #: whenever the surface fills the canvas's width less gradio's 30 px margins (phones, the wide
 #: Number canvas): at the canvas's edge it stays within the margin.

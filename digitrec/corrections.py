@@ -405,10 +405,10 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, *, token: str | None
 
     Uploads a consistent snapshot: ``corrections.jsonl`` as it is (read under the lock,
     up to its last complete line) and the files its lines refer to; temporary files are
-    never uploaded. The repo is created private if missing; a public one is refused. The log pushed is
-    the repo's log extended with the local lines it lacks (by id), so that a push never
-    drops corrections pushed before: from a store since emptied (a Space's storage reset),
-    or from another replica's store. The commit applies to the head the repo's log was read
+    never uploaded. The repo is created private if missing; a public one is refused. The
+    log pushed is the repo's log extended with the local lines it lacks (by id), so that a
+    push never drops corrections pushed before: from a store since emptied (a Space's
+    storage reset), or from another replica's store. The commit applies to the head the repo's log was read
     at; a push in between makes it fail, to be run again. ``token`` defaults to ``HF_TOKEN``
     or ``hf auth login``. Raises :class:`~digitrec.errors.HubError` with an actionable
     message on failure (see :func:`digitrec.hub.push_dataset_folder`).
